@@ -1,0 +1,141 @@
+//! Release identities: `RVU25A` is CY2025's January release, `RVU24AR` a correction of
+//! RVU24A. An id is told from a file's edition title, and hinted by file or folder names.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A release id: two-digit year, quarter letter, and whether it is a correction (`R`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReleaseId {
+    /// Four-digit calendar year.
+    pub year: u16,
+    /// 'A' (January), 'B' (April), 'C' (July) or 'D' (October).
+    pub quarter: char,
+    pub correction: bool,
+}
+
+impl ReleaseId {
+    pub fn new(year: u16, quarter: char, correction: bool) -> Self {
+        ReleaseId {
+            year,
+            quarter,
+            correction,
+        }
+    }
+
+    /// The same release as far as year and quarter go (RVU24A and RVU24AR).
+    pub fn same_quarter(&self, other: &ReleaseId) -> bool {
+        self.year == other.year && self.quarter == other.quarter
+    }
+
+    /// Finds `RVUyyQ[R]` anywhere in a name, case-insensitively (`rvu25a-updated-01_10_2025.zip`).
+    pub fn find_in(name: &str) -> Option<ReleaseId> {
+        let upper = name.to_ascii_uppercase();
+        let bytes = upper.as_bytes();
+        upper.match_indices("RVU").find_map(|(i, _)| {
+            let rest = &bytes[i + 3..];
+            if rest.len() < 3 || !rest[0].is_ascii_digit() || !rest[1].is_ascii_digit() {
+                return None;
+            }
+            let quarter = rest[2] as char;
+            if !('A'..='D').contains(&quarter) {
+                return None;
+            }
+            // "RVU25AR" is a correction, but "RVU25A-..." or "RVU25A.zip" is not.
+            let correction = rest.get(3) == Some(&b'R')
+                && !rest.get(4).is_some_and(|b| b.is_ascii_alphanumeric());
+            if rest.get(3).is_some_and(|b| b.is_ascii_alphanumeric()) && !correction {
+                return None;
+            }
+            let year = 2000 + u16::from(rest[0] - b'0') * 10 + u16::from(rest[1] - b'0');
+            Some(ReleaseId::new(year, quarter, correction))
+        })
+    }
+
+    /// Reads an edition title such as "2025 National Physician Fee Schedule Relative Value
+    /// File January Release" (the month gives the quarter).
+    pub fn from_edition_title(title: &str) -> Option<ReleaseId> {
+        let upper = title.to_ascii_uppercase();
+        if !upper.contains("RELATIVE VALUE FILE") {
+            return None;
+        }
+        let year = upper
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 4)?
+            .parse()
+            .ok()?;
+        let quarter = [
+            ("JANUARY", 'A'),
+            ("APRIL", 'B'),
+            ("JULY", 'C'),
+            ("OCTOBER", 'D'),
+        ]
+        .iter()
+        .find(|(month, _)| upper.contains(month))?
+        .1;
+        Some(ReleaseId::new(year, quarter, false))
+    }
+}
+
+impl fmt::Display for ReleaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RVU{:02}{}{}",
+            self.year % 100,
+            self.quarter,
+            if self.correction { "R" } else { "" }
+        )
+    }
+}
+
+impl FromStr for ReleaseId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let trimmed = s.trim();
+        match ReleaseId::find_in(trimmed) {
+            Some(id) if id.to_string().eq_ignore_ascii_case(trimmed) => Ok(id),
+            _ => Err(format!(
+                "'{s}' is not a release id (expected RVUyyQ, like RVU25A, or RVU24AR)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_and_print() {
+        assert_eq!("RVU25A".parse::<ReleaseId>().unwrap().to_string(), "RVU25A");
+        assert_eq!("rvu24ar".parse::<ReleaseId>().unwrap().to_string(), "RVU24AR");
+        assert!("RVU25E".parse::<ReleaseId>().is_err());
+        assert!("RVU25".parse::<ReleaseId>().is_err());
+    }
+
+    #[test]
+    fn ids_are_found_in_names() {
+        assert_eq!(
+            ReleaseId::find_in("rvu25a-updated-01_10_2025.zip"),
+            Some(ReleaseId::new(2025, 'A', false))
+        );
+        assert_eq!(
+            ReleaseId::find_in("path/RVU24AR"),
+            Some(ReleaseId::new(2024, 'A', true))
+        );
+        assert_eq!(ReleaseId::find_in("2024.zip"), None);
+        assert_eq!(ReleaseId::find_in("rvu25d-0"), Some(ReleaseId::new(2025, 'D', false)));
+    }
+
+    #[test]
+    fn titles_give_year_and_quarter() {
+        assert_eq!(
+            ReleaseId::from_edition_title(
+                "2025 National Physician Fee Schedule Relative Value File January Release"
+            ),
+            Some(ReleaseId::new(2025, 'A', false))
+        );
+        assert_eq!(ReleaseId::from_edition_title("ADDENDUM E. FINAL CY 2025 GPCIs"), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! `rvu ingest PATH`: extract, normalize (all formats, cross-checked) and publish one release.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::catalog::ReleaseId;
+use crate::read::Format;
+use crate::stages::{extract, normalize, publish};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A release zip, or a folder of its extracted members.
+    pub path: PathBuf,
+    /// Output root; the release goes to OUTPUT/releases/<ID>/.
+    #[arg(long, short, default_value = "output")]
+    pub output: PathBuf,
+    /// Release id (RVU25A, RVU24AR); overrides what the contents say.
+    #[arg(long)]
+    pub release: Option<ReleaseId>,
+    /// Formats to parse: a comma-separated list of csv, xlsx, txt, or `all` (every one present).
+    #[arg(long, default_value = "all")]
+    pub formats: String,
+    /// Publish even when the formats of a table disagree (the disagreements are reported).
+    #[arg(long)]
+    pub allow_format_mismatch: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let options = normalize::Options {
+        formats: parse_formats(&args.formats)?,
+        release: args.release,
+        allow_format_mismatch: args.allow_format_mismatch,
+    };
+    let extracted = extract::extract(&args.path, &extract::Limits::default())?;
+    let normalized = normalize::normalize(&extracted, &args.path, &options)?;
+    for warning in &normalized.warnings {
+        tracing::warn!("{warning}");
+    }
+    let published = publish::publish(&args.output, &extracted, &normalized)?;
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (`| head`) is not an error worth a panic.
+    let _ = if args.json {
+        serde_json::to_writer_pretty(&mut out, &published)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(out))
+    } else {
+        write_summary(&mut out, &published, started.elapsed().as_secs_f64())
+    };
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_formats(text: &str) -> anyhow::Result<Option<Vec<Format>>> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
+    let formats = text
+        .split(',')
+        .map(|f| f.parse::<Format>().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(formats))
+}
+
+fn write_summary(out: &mut impl Write, published: &publish::Published, seconds: f64) -> std::io::Result<()> {
+    writeln!(out, "{} -> {}", published.release_id, published.folder.display())?;
+    for table in &published.tables {
+        let formats: Vec<String> = table
+            .formats
+            .iter()
+            .map(|f| format!("{} {}", f.format, f.rows))
+            .collect();
+        let checks: Vec<String> = table
+            .cross_checks
+            .iter()
+            .map(|c| match (c.mismatches, c.text_differences) {
+                (0, 0) => format!("{}={} agree", c.primary, c.other),
+                (0, t) => format!("{}={} agree ({t} text differences)", c.primary, c.other),
+                (n, _) => format!("{}/{} {n} mismatches", c.primary, c.other),
+            })
+            .collect();
+        writeln!(
+            out,
+            "  {:<8} {:>6} rows  [{}]{}",
+            table.table.name(),
+            table.rows,
+            formats.join(", "),
+            if checks.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", checks.join(", "))
+            }
+        )?;
+    }
+    for missing in &published.missing_tables {
+        writeln!(out, "  {:<8} not in this release", missing.name())?;
+    }
+    for warning in &published.warnings {
+        writeln!(out, "  warning: {warning}")?;
+    }
+    writeln!(out, "done in {seconds:.2} s")
+}

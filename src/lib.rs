@@ -1,0 +1,15 @@
+//! rvu-pipeline: CMS Medicare Physician Fee Schedule Relative Value Files into canonical,
+//! typed, cross-checked datasets.
+//!
+//! The road: [`stages::extract`] -> [`stages::normalize`] (readers in [`read`], table rules in
+//! [`tables`]) -> [`stages::publish`].
+
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod fixtures;
+pub mod read;
+pub mod stages;
+pub mod tables;
+
+pub use error::{Error, Result};

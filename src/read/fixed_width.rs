@@ -1,0 +1,112 @@
+//! Fixed-width text: the layout is data (field name and 1-based column span), so a new year's
+//! record layout from the release PDF is a table edit, not code.
+
+use super::{Grid, Row, decode_windows_1252, split_lines};
+use crate::error::Result;
+
+/// One field of a fixed-width record, 1-based inclusive positions as the CMS PDFs give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub start: usize,
+    pub end: usize,
+    /// Digits after an implied decimal point (`1931` with 2 is `19.31`).
+    pub implied_decimals: u8,
+}
+
+impl Field {
+    pub const fn new(name: &'static str, start: usize, end: usize) -> Self {
+        Field {
+            name,
+            start,
+            end,
+            implied_decimals: 0,
+        }
+    }
+
+    pub const fn implied(name: &'static str, start: usize, end: usize, decimals: u8) -> Self {
+        Field {
+            name,
+            start,
+            end,
+            implied_decimals: decimals,
+        }
+    }
+}
+
+/// A record layout: the fields of one line, in order.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub fields: Vec<Field>,
+}
+
+/// Reads fixed-width text into a grid whose first row holds the field names; every other row
+/// keeps its physical line number. Lines are cut by character, after Windows-1252 decoding.
+pub fn read(file: &str, bytes: &[u8], layout: &Layout) -> Result<Grid> {
+    let text = decode_windows_1252(bytes);
+    let mut rows = vec![Row {
+        number: 0,
+        cells: layout.fields.iter().map(|f| f.name.to_string()).collect(),
+    }];
+    for (i, line) in split_lines(&text).into_iter().enumerate() {
+        let chars: Vec<char> = line.chars().collect();
+        let cells = layout
+            .fields
+            .iter()
+            .map(|field| cut(&chars, field))
+            .collect();
+        rows.push(Row {
+            number: i + 1,
+            cells,
+        });
+    }
+    Ok(Grid {
+        file: file.to_string(),
+        sheet: None,
+        rows,
+    })
+}
+
+fn cut(chars: &[char], field: &Field) -> String {
+    let start = field.start.saturating_sub(1).min(chars.len());
+    let end = field.end.min(chars.len()).max(start);
+    let raw: String = chars[start..end].iter().collect();
+    let trimmed = raw.trim();
+    if field.implied_decimals == 0 || trimmed.is_empty() || trimmed.contains('.') {
+        return trimmed.to_string();
+    }
+    insert_decimal_point(trimmed, field.implied_decimals as usize)
+}
+
+fn insert_decimal_point(digits: &str, decimals: usize) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", digits),
+    };
+    let padded = format!("{digits:0>width$}", width = decimals + 1);
+    let (int, frac) = padded.split_at(padded.len() - decimals);
+    format!("{sign}{int}.{frac}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &[Field] = &[
+        Field::new("code", 1, 5),
+        Field::new("name", 7, 12),
+        Field::implied("cf", 13, 16, 2),
+    ];
+
+    #[test]
+    fn cuts_fields_and_inserts_implied_decimals() {
+        let grid = read("a.txt", b"10112 ALA   1931\r\n02102 AK      5\r\nshort", &Layout {
+            fields: FIELDS.to_vec(),
+        })
+        .unwrap();
+        assert_eq!(grid.rows[0].cells, vec!["code", "name", "cf"]);
+        assert_eq!(grid.rows[1].cells, vec!["10112", "ALA", "19.31"]);
+        assert_eq!(grid.rows[2].cells, vec!["02102", "AK", "0.05"]);
+        assert_eq!(grid.rows[3].cells, vec!["short", "", ""]);
+    }
+}

@@ -1,0 +1,101 @@
+//! xlsx through calamine: every sheet becomes a grid, and the caller picks the one that holds
+//! its table (CMS renames and even misspells sheets from release to release).
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+
+use super::{Grid, Row};
+use crate::error::{Error, Location, Result};
+
+/// Reads the first sheet for which `holds_table` says yes; the error lists the sheets seen.
+pub fn read(file: &str, bytes: &[u8], holds_table: impl Fn(&Grid) -> bool) -> Result<Grid> {
+    let mut workbook: Xlsx<_> =
+        Xlsx::new(Cursor::new(bytes)).map_err(|err| Error::Parse {
+            location: Location::file(file),
+            message: format!("not a readable xlsx workbook: {err}"),
+        })?;
+    let names = workbook.sheet_names();
+    for name in &names {
+        let range = workbook.worksheet_range(name).map_err(|err| Error::Parse {
+            location: Location {
+                file: file.to_string(),
+                sheet: Some(name.clone()),
+                ..Default::default()
+            },
+            message: format!("sheet cannot be read: {err}"),
+        })?;
+        let grid = range_to_grid(file, name, &range);
+        if holds_table(&grid) {
+            return Ok(grid);
+        }
+    }
+    Err(Error::Parse {
+        location: Location::file(file),
+        message: format!(
+            "no sheet holds the expected table (sheets: {})",
+            names.join(", ")
+        ),
+    })
+}
+
+fn range_to_grid(file: &str, sheet: &str, range: &calamine::Range<Data>) -> Grid {
+    let (first_row, first_col) = range.start().unwrap_or((0, 0));
+    let rows = range
+        .rows()
+        .enumerate()
+        .map(|(i, cells)| {
+            let mut texts = vec![String::new(); first_col as usize];
+            texts.extend(cells.iter().map(cell_text));
+            Row {
+                number: first_row as usize + i + 1,
+                cells: texts,
+            }
+        })
+        .collect();
+    Grid {
+        file: file.to_string(),
+        sheet: Some(sheet.to_string()),
+        rows,
+    }
+}
+
+/// The text a person sees for a cell, without float noise: 1.3 stays "1.3", 90.0 is "90".
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => float_text(*f),
+        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        Data::DateTime(dt) => float_text(dt.as_f64()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
+
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_without_noise() {
+        assert_eq!(float_text(1.3), "1.3");
+        assert_eq!(float_text(90.0), "90");
+        assert_eq!(float_text(32.3465), "32.3465");
+    }
+
+    #[test]
+    fn garbage_is_an_error_naming_the_file() {
+        let err = read("x.xlsx", b"PK\x03\x04 not really", |_| true).unwrap_err();
+        assert!(err.to_string().starts_with("x.xlsx"), "{err}");
+    }
+}

@@ -1,0 +1,241 @@
+//! Publish: a normalized release is written as Parquet and CSV datasets plus an ingest
+//! report, into a staging folder that is renamed into place only when everything is written.
+//! A failed run leaves the previously published release untouched.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::read::Format;
+use crate::stages::extract::Extracted;
+use crate::stages::normalize::{CrossCheck, FormatSummary, Normalized};
+use crate::tables::{Kind, Table, TableKind, Value};
+
+/// What was published, for the caller to report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    pub release_id: String,
+    pub folder: PathBuf,
+    pub tables: Vec<PublishedTable>,
+    pub missing_tables: Vec<TableKind>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedTable {
+    pub table: TableKind,
+    pub rows: usize,
+    pub primary_format: Format,
+    pub formats: Vec<FormatSummary>,
+    pub cross_checks: Vec<CrossCheck>,
+}
+
+/// The ingest report written beside the datasets (`ingest.json`). It holds nothing that
+/// changes between runs on the same input, so re-runs are byte-identical.
+#[derive(Debug, Serialize)]
+struct IngestReport<'a> {
+    release_id: String,
+    released: Option<&'a str>,
+    source: &'a str,
+    archive_sha256: Option<&'a str>,
+    members: Vec<MemberEntry<'a>>,
+    ignored_files: &'a [String],
+    tables: &'a [PublishedTable],
+    missing_tables: &'a [TableKind],
+    warnings: &'a [String],
+    tool_version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct MemberEntry<'a> {
+    name: &'a str,
+    table: TableKind,
+    format: Format,
+    bytes: usize,
+    sha256: &'a str,
+}
+
+/// Writes `output/releases/<ID>/` atomically: staging, then one rename.
+pub fn publish(output: &Path, extracted: &Extracted, normalized: &Normalized) -> Result<Published> {
+    let release_id = normalized.release_id.to_string();
+    let releases = output.join("releases");
+    let staging_root = output.join(".staging");
+    for dir in [&releases, &staging_root] {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let staging = staging_root.join(format!("{release_id}.{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    }
+    fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+
+    let result = write_release(&staging, extracted, normalized);
+    let tables = match result {
+        Ok(tables) => tables,
+        Err(err) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(err);
+        }
+    };
+    let target = releases.join(&release_id);
+    swap_into_place(&staging, &target, &staging_root)?;
+    Ok(Published {
+        release_id,
+        folder: target,
+        tables,
+        missing_tables: normalized.missing.clone(),
+        warnings: normalized.warnings.clone(),
+    })
+}
+
+fn write_release(dir: &Path, extracted: &Extracted, normalized: &Normalized) -> Result<Vec<PublishedTable>> {
+    let mut published = Vec::new();
+    for (kind, normalized_table) in &normalized.tables {
+        let table = &normalized_table.table;
+        write_csv(&dir.join(format!("{}.csv", kind.name())), table)?;
+        write_parquet(&dir.join(format!("{}.parquet", kind.name())), table)?;
+        published.push(PublishedTable {
+            table: *kind,
+            rows: table.rows.len(),
+            primary_format: normalized_table.primary,
+            formats: normalized_table.parsed.clone(),
+            cross_checks: normalized_table.cross_checks.clone(),
+        });
+    }
+    let report = IngestReport {
+        release_id: normalized.release_id.to_string(),
+        released: normalized.released.as_deref(),
+        source: &extracted.source,
+        archive_sha256: extracted.archive.as_ref().map(|(_, sha)| sha.as_str()),
+        members: extracted
+            .members
+            .iter()
+            .map(|m| MemberEntry {
+                name: &m.name,
+                table: m.table,
+                format: m.format,
+                bytes: m.bytes.len(),
+                sha256: &m.sha256,
+            })
+            .collect(),
+        ignored_files: &extracted.ignored,
+        tables: &published,
+        missing_tables: &normalized.missing,
+        warnings: &normalized.warnings,
+        tool_version: env!("CARGO_PKG_VERSION"),
+    };
+    let path = dir.join("ingest.json");
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Output {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    Ok(published)
+}
+
+/// Replaces `target` with `staging`; the old folder is moved aside first and removed last, so
+/// at every instant one complete version is in place or being renamed.
+fn swap_into_place(staging: &Path, target: &Path, staging_root: &Path) -> Result<()> {
+    let previous = staging_root.join(format!(
+        "{}.previous.{}",
+        target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let had_previous = target.exists();
+    if had_previous {
+        fs::rename(target, &previous).map_err(|e| Error::io(target, e))?;
+    }
+    if let Err(e) = fs::rename(staging, target) {
+        if had_previous {
+            let _ = fs::rename(&previous, target);
+        }
+        return Err(Error::io(target, e));
+    }
+    if had_previous {
+        fs::remove_dir_all(&previous).map_err(|e| Error::io(&previous, e))?;
+    }
+    Ok(())
+}
+
+/// CSV with the canonical header; decimals at their precision, booleans as true/false.
+pub fn write_csv(path: &Path, table: &Table) -> Result<()> {
+    let fail = |e: csv::Error| Error::Output {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut writer = csv::Writer::from_path(path).map_err(fail)?;
+    let columns = table.columns();
+    writer
+        .write_record(columns.iter().map(|c| c.name))
+        .map_err(fail)?;
+    for record in &table.rows {
+        writer
+            .write_record(
+                record
+                    .values
+                    .iter()
+                    .zip(columns)
+                    .map(|(v, c)| v.render(c.kind)),
+            )
+            .map_err(fail)?;
+    }
+    writer.flush().map_err(|e| Error::io(path, e))
+}
+
+/// The table as a typed DataFrame: text as String, decimals as Decimal(p, s), flags as Boolean.
+pub fn to_dataframe(table: &Table) -> PolarsResult<DataFrame> {
+    let columns = table
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let name = PlSmallStr::from_static(spec.name);
+            let values = table.rows.iter().map(|r| &r.values[i]);
+            let series = match spec.kind {
+                Kind::Decimal { precision, scale } => {
+                    let ints: Int128Chunked = values
+                        .map(|v| match v {
+                            Value::Dec(m) => Some(i128::from(*m)),
+                            _ => None,
+                        })
+                        .collect();
+                    ints.into_decimal(precision, scale as usize)?
+                        .into_series()
+                        .with_name(name)
+                }
+                Kind::Flag { .. } => {
+                    let flags: BooleanChunked = values
+                        .map(|v| match v {
+                            Value::Bool(b) => Some(*b),
+                            _ => None,
+                        })
+                        .collect();
+                    flags.into_series().with_name(name)
+                }
+                Kind::Text | Kind::FreeText | Kind::KeyText | Kind::Code { .. } => {
+                    let texts: StringChunked = values.map(|v| v.as_text()).collect();
+                    texts.into_series().with_name(name)
+                }
+            };
+            Ok(series.into_column())
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(table.rows.len(), columns)
+}
+
+pub fn write_parquet(path: &Path, table: &Table) -> Result<()> {
+    let fail = |message: String| Error::Output {
+        what: path.display().to_string(),
+        message,
+    };
+    let mut df = to_dataframe(table).map_err(|e| fail(e.to_string()))?;
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
