@@ -1,1 +1,88 @@
-fn main() {}
+//! Parse and ingest speed on the real RVU25A release (`cargo bench` or `just bench`).
+//! Targets on the 2-core machine: zip -> pprrvu.parquet (csv only) under 0.3 s, the PPRRVU
+//! xlsx parse under 1 s, all five tables of the zip (csv) under 0.5 s.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rvu_pipeline::read::{self, Format};
+use rvu_pipeline::stages::extract::{self, Limits};
+use rvu_pipeline::stages::{normalize, publish};
+use rvu_pipeline::tables::{ParseContext, TableKind};
+
+fn samples() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cms-samples");
+    assert!(dir.is_dir(), "the benchmarks read ../shared/cms-samples");
+    dir
+}
+
+fn ctx() -> ParseContext {
+    ParseContext {
+        release_id: "RVU25A".into(),
+        year: 2025,
+        variant: "standard".into(),
+    }
+}
+
+fn parse_member(kind: TableKind, format: Format, name: &str, bytes: &[u8]) -> usize {
+    let grid = match format {
+        Format::Csv => read::csv::read(name, bytes),
+        Format::Xlsx => read::xlsx::read(name, bytes, |_| true),
+        Format::Txt => read::fixed_width::read(name, bytes, &kind.txt_layout(2025).unwrap()),
+    }
+    .unwrap();
+    kind.parse(&grid, &ctx()).unwrap().rows.len()
+}
+
+fn per_table_and_format(c: &mut Criterion) {
+    let dir = samples().join("RVU25A");
+    let members = [
+        (TableKind::Pprrvu, "PPRRVU25_JAN"),
+        (TableKind::Gpci, "GPCI2025"),
+        (TableKind::Locco, "25LOCCO"),
+        (TableKind::Anes, "ANES2025"),
+        (TableKind::Oppscap, "OPPSCAP_JAN"),
+    ];
+    let mut group = c.benchmark_group("parse RVU25A");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    for (kind, stem) in members {
+        for format in Format::ALL {
+            let name = format!("{stem}.{format}");
+            let bytes = fs::read(dir.join(&name)).unwrap();
+            group.bench_function(format!("{kind} {format}"), |b| {
+                b.iter(|| parse_member(kind, format, &name, &bytes))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let zip = samples().join("RVU25A/rvu25a-updated-01_10_2025.zip");
+    let out = std::env::temp_dir().join(format!("rvu-bench-{}", std::process::id()));
+    let mut group = c.benchmark_group("ingest RVU25A zip");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    for (label, formats) in [
+        ("csv only", Some(vec![Format::Csv])),
+        ("all formats", None),
+    ] {
+        let options = normalize::Options {
+            formats,
+            ..normalize::Options::default()
+        };
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let extracted = extract::extract(&zip, &Limits::default()).unwrap();
+                let normalized = normalize::normalize(&extracted, &zip, &options).unwrap();
+                publish::publish(&out, &extracted, &normalized).unwrap()
+            })
+        });
+    }
+    group.finish();
+    let _ = fs::remove_dir_all(&out);
+}
+
+criterion_group!(benches, per_table_and_format, end_to_end);
+criterion_main!(benches);

@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn ids_parse_and_print() {
         assert_eq!("RVU25A".parse::<ReleaseId>().unwrap().to_string(), "RVU25A");
-        assert_eq!("rvu24ar".parse::<ReleaseId>().unwrap().to_string(), "RVU24AR");
+        assert_eq!(
+            "rvu24ar".parse::<ReleaseId>().unwrap().to_string(),
+            "RVU24AR"
+        );
         assert!("RVU25E".parse::<ReleaseId>().is_err());
         assert!("RVU25".parse::<ReleaseId>().is_err());
     }
@@ -125,7 +128,10 @@ mod tests {
             Some(ReleaseId::new(2024, 'A', true))
         );
         assert_eq!(ReleaseId::find_in("2024.zip"), None);
-        assert_eq!(ReleaseId::find_in("rvu25d-0"), Some(ReleaseId::new(2025, 'D', false)));
+        assert_eq!(
+            ReleaseId::find_in("rvu25d-0"),
+            Some(ReleaseId::new(2025, 'D', false))
+        );
     }
 
     #[test]
@@ -136,6 +142,9 @@ mod tests {
             ),
             Some(ReleaseId::new(2025, 'A', false))
         );
-        assert_eq!(ReleaseId::from_edition_title("ADDENDUM E. FINAL CY 2025 GPCIs"), None);
+        assert_eq!(
+            ReleaseId::from_edition_title("ADDENDUM E. FINAL CY 2025 GPCIs"),
+            None
+        );
     }
 }

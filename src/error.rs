@@ -61,7 +61,7 @@ pub enum Error {
 
     #[error("{location}: '{value}' is not a valid value: {expected}")]
     BadValue {
-        location: Location,
+        location: Box<Location>,
         value: String,
         expected: String,
     },
@@ -75,7 +75,7 @@ pub enum Error {
 
     #[error("{location}: schema drift in the {table} table: {details}")]
     SchemaDrift {
-        location: Location,
+        location: Box<Location>,
         table: &'static str,
         details: String,
     },

@@ -68,11 +68,25 @@ const fn code(
 
 /// The first release's codes; later releases edit this list.
 fn base_codes() -> Vec<Code> {
-    let mut knee = code("27447", "", "Total knee arthroplasty", "A", (1960, 1530, 1530, 398), "090");
+    let mut knee = code(
+        "27447",
+        "",
+        "Total knee arthroplasty",
+        "A",
+        (1960, 1530, 1530, 398),
+        "090",
+    );
     knee.split = (10, 69, 21);
     knee.indicators = "21210";
     knee.nf_na = true;
-    let mut xray = code("71046", "", "X-ray exam chest 2 views", "A", (22, 77, 77, 2), "XXX");
+    let mut xray = code(
+        "71046",
+        "",
+        "X-ray exam chest 2 views",
+        "A",
+        (22, 77, 77, 2),
+        "XXX",
+    );
     xray.pctc = "1";
     xray.f_na = true;
     let mut xray_26 = xray.clone();
@@ -80,24 +94,85 @@ fn base_codes() -> Vec<Code> {
     (xray_26.nf_pe, xray_26.f_pe, xray_26.mp, xray_26.f_na) = (8, 8, 1, false);
     let mut xray_tc = xray.clone();
     xray_tc.modifier = "TC";
-    (xray_tc.work, xray_tc.nf_pe, xray_tc.f_pe, xray_tc.supervision) = (0, 69, 69, "01");
-    let mut drug = code("J3398", "", "Inj, gene therapy, 1 billion vec", "E", (0, 0, 0, 0), "XXX");
+    (
+        xray_tc.work,
+        xray_tc.nf_pe,
+        xray_tc.f_pe,
+        xray_tc.supervision,
+    ) = (0, 69, 69, "01");
+    let mut drug = code(
+        "J3398",
+        "",
+        "Inj, gene therapy, 1 billion vec",
+        "E",
+        (0, 0, 0, 0),
+        "XXX",
+    );
     drug.indicators = "99999";
     drug.pctc = "9";
-    let mut measure = code("0001F", "", "Heart failure composite", "M", (0, 0, 0, 0), "XXX");
+    let mut measure = code(
+        "0001F",
+        "",
+        "Heart failure composite",
+        "M",
+        (0, 0, 0, 0),
+        "XXX",
+    );
     measure.indicators = "99999";
     measure.pctc = "9";
-    let mut plus = code("G0999", "", "Synthetic service, not for Medicare", "I", (0, 0, 0, 0), "XXX");
+    let mut plus = code(
+        "G0999",
+        "",
+        "Synthetic service, not for Medicare",
+        "I",
+        (0, 0, 0, 0),
+        "XXX",
+    );
     plus.not_used = true;
     plus.indicators = "99999";
     plus.pctc = "9";
-    let mut scope = code("45378", "53", "Diagnostic colonoscopy", "A", (96, 391, 47, 17), "000");
+    let mut scope = code(
+        "45378",
+        "53",
+        "Diagnostic colonoscopy",
+        "A",
+        (96, 391, 47, 17),
+        "000",
+    );
     scope.indicators = "20000";
     vec![
-        code("99202", "", "Office o/p new sf 15 min", "A", (93, 123, 41, 8), "XXX"),
-        code("99213", "", "Office o/p est low 20 min", "A", (130, 135, 57, 10), "XXX"),
-        code("99214", "", "Office o/p est mod 30 min", "A", (192, 189, 83, 13), "XXX"),
-        code("11042", "", "Débridement, skin, first 20 sq cm", "A", (101, 287, 59, 14), "000"),
+        code(
+            "99202",
+            "",
+            "Office o/p new sf 15 min",
+            "A",
+            (93, 123, 41, 8),
+            "XXX",
+        ),
+        code(
+            "99213",
+            "",
+            "Office o/p est low 20 min",
+            "A",
+            (130, 135, 57, 10),
+            "XXX",
+        ),
+        code(
+            "99214",
+            "",
+            "Office o/p est mod 30 min",
+            "A",
+            (192, 189, 83, 13),
+            "XXX",
+        ),
+        code(
+            "11042",
+            "",
+            "Débridement, skin, first 20 sq cm",
+            "A",
+            (101, 287, 59, 14),
+            "000",
+        ),
         knee,
         xray,
         xray_26,
@@ -106,7 +181,14 @@ fn base_codes() -> Vec<Code> {
         measure,
         plus,
         scope,
-        code("A0021", "", "Outside state ambulance serv", "I", (0, 0, 0, 0), "XXX"),
+        code(
+            "A0021",
+            "",
+            "Outside state ambulance serv",
+            "I",
+            (0, 0, 0, 0),
+            "XXX",
+        ),
     ]
 }
 
@@ -115,14 +197,32 @@ fn releases() -> Vec<(&'static str, &'static str, Vec<Code>)> {
     let a = base_codes();
     let mut b = a.clone();
     b.retain(|c| c.hcpcs != "A0021");
-    b.push(code("99215", "", "Office o/p est hi 40 min", "A", (280, 243, 117, 18), "XXX"));
+    b.push(code(
+        "99215",
+        "",
+        "Office o/p est hi 40 min",
+        "A",
+        (280, 243, 117, 18),
+        "XXX",
+    ));
     set_work(&mut b, "99214", 199);
     set_status(&mut b, "J3398", "X");
     let mut c = b.clone();
     c.retain(|c| c.hcpcs != "99202");
-    c.push(code("0999T", "", "Synthetic category iii code", "C", (0, 0, 0, 0), "YYY"));
+    c.push(code(
+        "0999T",
+        "",
+        "Synthetic category iii code",
+        "C",
+        (0, 0, 0, 0),
+        "YYY",
+    ));
     set_work(&mut c, "27447", 1905);
-    vec![("RVU99A", "January", a), ("RVU99B", "April", b), ("RVU99C", "July", c)]
+    vec![
+        ("RVU99A", "January", a),
+        ("RVU99B", "April", b),
+        ("RVU99C", "July", c),
+    ]
 }
 
 fn set_work(codes: &mut [Code], hcpcs: &str, work: i64) {
@@ -185,9 +285,18 @@ fn pprrvu_rows(month: &str, codes: &[Code]) -> Vec<Vec<String>> {
         row
     };
     let mut rows = vec![
-        line(&[(2, &format!("{YEAR} National Physician Fee Schedule Relative Value File {month} Release"))]),
-        line(&[(2, "CPT codes and descriptions only are copyright 2098 American Medical Association.  All Rights Reserved.")]),
-        line(&[(2, "Synthetic fixture data generated by rvu-pipeline; not CMS data.")]),
+        line(&[(
+            2,
+            &format!("{YEAR} National Physician Fee Schedule Relative Value File {month} Release"),
+        )]),
+        line(&[(
+            2,
+            "CPT codes and descriptions only are copyright 2098 American Medical Association.  All Rights Reserved.",
+        )]),
+        line(&[(
+            2,
+            "Synthetic fixture data generated by rvu-pipeline; not CMS data.",
+        )]),
         line(&[(2, " ")]),
         line(&[(2, &format!("RELEASED 12/01/{}", YEAR - 1))]),
     ];
@@ -292,7 +401,10 @@ fn encode_1252(text: &str) -> Vec<u8> {
 fn pprrvu_txt(codes: &[Code]) -> Vec<u8> {
     let layout = pprrvu::txt_layout(YEAR).unwrap_or_else(|| unreachable!("2026+ layout"));
     let mut text = String::new();
-    for line in ["HDR SYNTHETIC FIXTURE DATA, NOT CMS DATA.", "HDR GENERATED BY RVU-PIPELINE."] {
+    for line in [
+        "HDR SYNTHETIC FIXTURE DATA, NOT CMS DATA.",
+        "HDR GENERATED BY RVU-PIPELINE.",
+    ] {
         text.push_str(line);
         text.push_str("\r\n");
     }
@@ -378,7 +490,9 @@ const LOCALITIES: &[(&str, &str, &str, &str, &str)] = &[
 
 fn gpci_rows(step: i64) -> Vec<Vec<String>> {
     let mut rows = vec![
-        vec![format!("ADDENDUM E. SYNTHETIC CY {YEAR} GEOGRAPHIC PRACTICE COST INDICES (GPCIs)")],
+        vec![format!(
+            "ADDENDUM E. SYNTHETIC CY {YEAR} GEOGRAPHIC PRACTICE COST INDICES (GPCIs)"
+        )],
         vec![],
         [
             "Medicare Administrative Contractor (MAC)",
@@ -411,11 +525,19 @@ fn gpci_rows(step: i64) -> Vec<Vec<String>> {
 
 fn locco_rows() -> Vec<Vec<String>> {
     let mut rows = vec![
-        vec![format!("COUNTIES INCLUDED IN {YEAR} LOCALITIES (SYNTHETIC)")],
+        vec![format!(
+            "COUNTIES INCLUDED IN {YEAR} LOCALITIES (SYNTHETIC)"
+        )],
         vec![],
-        ["Medicare Adminstrative Contractor", "Locality Number", "State ", "Fee Schedule Area ", "Counties"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "Medicare Adminstrative Contractor",
+            "Locality Number",
+            "State ",
+            "Fee Schedule Area ",
+            "Counties",
+        ]
+        .map(String::from)
+        .to_vec(),
         vec![],
     ];
     for (mac, loc, state, name, marker) in LOCALITIES {
@@ -432,14 +554,23 @@ fn locco_rows() -> Vec<Vec<String>> {
         }
         rows.push(vec![]);
     }
-    rows.push(vec!["*  Payment locality is serviced by two carriers.".to_string()]);
+    rows.push(vec![
+        "*  Payment locality is serviced by two carriers.".to_string(),
+    ]);
     rows
 }
 
 fn anes_rows(step: i64) -> Vec<Vec<String>> {
-    let mut rows = vec![["Contractor", "Locality", "Locality Name", "National Anes CF of 20.4975"]
+    let mut rows = vec![
+        [
+            "Contractor",
+            "Locality",
+            "Locality Name",
+            "National Anes CF of 20.4975",
+        ]
         .map(String::from)
-        .to_vec()];
+        .to_vec(),
+    ];
     for (i, (mac, loc, _, name, marker)) in LOCALITIES.iter().enumerate() {
         rows.push(vec![
             format!("{mac} "),
@@ -453,9 +584,17 @@ fn anes_rows(step: i64) -> Vec<Vec<String>> {
 
 fn oppscap_rows(codes: &[Code]) -> Vec<Vec<String>> {
     let mut rows = vec![
-        ["HCPCS", "MOD", "PROCSTAT", "CARRIER", "LOCALITY", "FACILITY PRICE", "NON-FACILTY PRICE"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "HCPCS",
+            "MOD",
+            "PROCSTAT",
+            "CARRIER",
+            "LOCALITY",
+            "FACILITY PRICE",
+            "NON-FACILTY PRICE",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for c in codes.iter().filter(|c| c.modifier == "TC") {
         for (i, (mac, loc, ..)) in LOCALITIES.iter().enumerate() {
@@ -493,7 +632,10 @@ fn release_zip(id: &str, month: &str, codes: &[Code], step: i64) -> Result<Vec<u
     let pprrvu = pprrvu_rows(month, codes);
     let numeric_pprrvu: Vec<usize> = vec![5, 6, 8, 10, 11, 12, 15, 16, 17, 25, 29, 30, 31];
     let mut members: Vec<(String, Vec<u8>)> = vec![
-        (format!("PPRRVU{YEAR}_{short}.csv"), csv_bytes(&pprrvu, true)),
+        (
+            format!("PPRRVU{YEAR}_{short}.csv"),
+            csv_bytes(&pprrvu, true),
+        ),
         (format!("PPRRVU{YEAR}_{short}.txt"), pprrvu_txt(codes)),
         (
             format!("PPRRVU{YEAR}_{short}.xlsx"),
@@ -504,12 +646,20 @@ fn release_zip(id: &str, month: &str, codes: &[Code], step: i64) -> Result<Vec<u
         (format!("GPCI{YEAR}"), gpci_rows(step), vec![4, 5, 6], false),
         (format!("{}LOCCO", YEAR % 100), locco_rows(), vec![], false),
         (format!("ANES{YEAR}"), anes_rows(step), vec![3], false),
-        (format!("OPPSCAP_{short}"), oppscap_rows(codes), vec![5, 6], true),
+        (
+            format!("OPPSCAP_{short}"),
+            oppscap_rows(codes),
+            vec![5, 6],
+            true,
+        ),
     ];
     for (stem, rows, numeric, ctrl_z) in others {
         let padded = pad_rows(&rows);
         members.push((format!("{stem}.csv"), csv_bytes(&padded, ctrl_z)));
-        members.push((format!("{stem}.xlsx"), xlsx_bytes("Sheet1", &rows, &numeric)?));
+        members.push((
+            format!("{stem}.xlsx"),
+            xlsx_bytes("Sheet1", &rows, &numeric)?,
+        ));
     }
     members.push((
         format!("{id}.txt"),

@@ -164,7 +164,11 @@ fn csv_xlsx_and_txt_agree_cell_for_cell() {
         let n = normalized(release);
         let normalized_table = &n.tables[&TableKind::Pprrvu];
         let formats: Vec<Format> = normalized_table.parsed.iter().map(|p| p.format).collect();
-        assert_eq!(formats, vec![Format::Csv, Format::Xlsx, Format::Txt], "{release}");
+        assert_eq!(
+            formats,
+            vec![Format::Csv, Format::Xlsx, Format::Txt],
+            "{release}"
+        );
         for check in &normalized_table.cross_checks {
             assert_eq!(check.mismatches, 0, "{release} {check:?}");
             // The one prose difference in these releases: CMS's txt drops the stray 0xE1

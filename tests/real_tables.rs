@@ -129,7 +129,14 @@ fn locco_fills_state_down_pads_zeros_and_keeps_the_double_listing() {
     let missouri = rows(t, &[("mac", "05302"), ("locality", "99")]);
     assert_eq!(missouri.len(), 2);
     for r in missouri {
-        assert_cells(t, r, &[("state", "MISSOURI"), ("fee_schedule_area", "REST OF STATE*")]);
+        assert_cells(
+            t,
+            r,
+            &[
+                ("state", "MISSOURI"),
+                ("fee_schedule_area", "REST OF STATE*"),
+            ],
+        );
     }
     // 9102,3,FLORIDA ,FORT LAUDERDALE,"BROWARD, COLLIER, ... AND ST. LUCIE"
     let florida = one(t, &[("mac", "09102"), ("locality", "03")]);
@@ -155,7 +162,11 @@ fn anes_conversion_factors() {
     assert_eq!(cell(t, non_qpp, "anes_cf"), "19.53");
     // 02102 ,01 ,ALASKA*,28.29,28.15: the marker is stripped from the name.
     let alaska = one(t, &[("mac", "02102"), ("variant", "qpp")]);
-    assert_cells(t, alaska, &[("locality_name", "ALASKA"), ("anes_cf", "28.29")]);
+    assert_cells(
+        t,
+        alaska,
+        &[("locality_name", "ALASKA"), ("anes_cf", "28.29")],
+    );
 }
 
 #[test]
@@ -163,7 +174,10 @@ fn oppscap_values() {
     // OPPSCAP_JAN.csv: 0633T,TC,C,01112,05,150.69,150.69 and 93990,TC,A,15202,00,97.07,97.07
     let n = normalized("RVU25A");
     let t = table(&n, TableKind::Oppscap);
-    let r = one(t, &[("hcpcs", "0633T"), ("mac", "01112"), ("locality", "05")]);
+    let r = one(
+        t,
+        &[("hcpcs", "0633T"), ("mac", "01112"), ("locality", "05")],
+    );
     assert_cells(
         t,
         r,
@@ -176,7 +190,12 @@ fn oppscap_values() {
     );
     let last = one(
         t,
-        &[("hcpcs", "93990"), ("modifier", "TC"), ("mac", "15202"), ("locality", "00")],
+        &[
+            ("hcpcs", "93990"),
+            ("modifier", "TC"),
+            ("mac", "15202"),
+            ("locality", "00"),
+        ],
     );
     assert_eq!(cell(t, last, "nonfacility_price"), "97.07");
 }
@@ -185,10 +204,19 @@ fn oppscap_values() {
 fn every_table_agrees_across_csv_xlsx_and_txt() {
     for release in ["RVU24B", "RVU25A", "RVU25B", "RVU25D"] {
         let n = normalized(release);
-        for kind in [TableKind::Gpci, TableKind::Locco, TableKind::Anes, TableKind::Oppscap] {
+        for kind in [
+            TableKind::Gpci,
+            TableKind::Locco,
+            TableKind::Anes,
+            TableKind::Oppscap,
+        ] {
             let t = &n.tables[&kind];
             let formats: Vec<Format> = t.parsed.iter().map(|p| p.format).collect();
-            assert_eq!(formats, vec![Format::Csv, Format::Xlsx, Format::Txt], "{release} {kind}");
+            assert_eq!(
+                formats,
+                vec![Format::Csv, Format::Xlsx, Format::Txt],
+                "{release} {kind}"
+            );
             for check in &t.cross_checks {
                 assert_eq!(check.mismatches, 0, "{release} {kind} {check:?}");
                 // CMS's LOCCO txt is a different extract of the prose: 32 cells differ (the
@@ -199,7 +227,10 @@ fn every_table_agrees_across_csv_xlsx_and_txt() {
                 } else {
                     0
                 };
-                assert_eq!(check.text_differences, expected_text, "{release} {kind} {check:?}");
+                assert_eq!(
+                    check.text_differences, expected_text,
+                    "{release} {kind} {check:?}"
+                );
             }
         }
     }

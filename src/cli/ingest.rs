@@ -66,8 +66,17 @@ fn parse_formats(text: &str) -> anyhow::Result<Option<Vec<Format>>> {
     Ok(Some(formats))
 }
 
-fn write_summary(out: &mut impl Write, published: &publish::Published, seconds: f64) -> std::io::Result<()> {
-    writeln!(out, "{} -> {}", published.release_id, published.folder.display())?;
+fn write_summary(
+    out: &mut impl Write,
+    published: &publish::Published,
+    seconds: f64,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} -> {}",
+        published.release_id,
+        published.folder.display()
+    )?;
     for table in &published.tables {
         let formats: Vec<String> = table
             .formats

@@ -15,7 +15,11 @@ pub const EXIT_DATA: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "rvu", version, about = "CMS PFS Relative Value Files into canonical datasets")]
+#[command(
+    name = "rvu",
+    version,
+    about = "CMS PFS Relative Value Files into canonical datasets"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -39,9 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Data problems exit 1; anything about the environment or the call exits 2.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<Error>() {
-        Some(Error::Io { .. }) | Some(Error::Release(_)) | Some(Error::Output { .. }) => {
-            EXIT_USAGE
-        }
+        Some(Error::Io { .. }) | Some(Error::Release(_)) | Some(Error::Output { .. }) => EXIT_USAGE,
         Some(_) => EXIT_DATA,
         None => EXIT_USAGE,
     }

@@ -20,7 +20,9 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<Grid> {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let number = record.position().map_or(rows.len() + 1, |p| p.line() as usize);
+                let number = record
+                    .position()
+                    .map_or(rows.len() + 1, |p| p.line() as usize);
                 rows.push(Row {
                     number,
                     cells: record.iter().map(str::to_string).collect(),

@@ -72,17 +72,22 @@ fn cut(chars: &[char], field: &Field) -> String {
     let end = field.end.min(chars.len()).max(start);
     let raw: String = chars[start..end].iter().collect();
     let trimmed = raw.trim();
-    if field.implied_decimals == 0 || trimmed.is_empty() || trimmed.contains('.') {
+    let (sign, digits) = match trimmed.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", trimmed),
+    };
+    // Only plain digits have an implied point; anything else goes on as written, for the
+    // table's typing to accept or reject with its location.
+    if field.implied_decimals == 0
+        || digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
         return trimmed.to_string();
     }
-    insert_decimal_point(trimmed, field.implied_decimals as usize)
+    insert_decimal_point(sign, digits, field.implied_decimals as usize)
 }
 
-fn insert_decimal_point(digits: &str, decimals: usize) -> String {
-    let (sign, digits) = match digits.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", digits),
-    };
+fn insert_decimal_point(sign: &str, digits: &str, decimals: usize) -> String {
     let padded = format!("{digits:0>width$}", width = decimals + 1);
     let (int, frac) = padded.split_at(padded.len() - decimals);
     format!("{sign}{int}.{frac}")
@@ -100,9 +105,13 @@ mod tests {
 
     #[test]
     fn cuts_fields_and_inserts_implied_decimals() {
-        let grid = read("a.txt", b"10112 ALA   1931\r\n02102 AK      5\r\nshort", &Layout {
-            fields: FIELDS.to_vec(),
-        })
+        let grid = read(
+            "a.txt",
+            b"10112 ALA   1931\r\n02102 AK      5\r\nshort",
+            &Layout {
+                fields: FIELDS.to_vec(),
+            },
+        )
         .unwrap();
         assert_eq!(grid.rows[0].cells, vec!["code", "name", "cf"]);
         assert_eq!(grid.rows[1].cells, vec!["10112", "ALA", "19.31"]);

@@ -108,7 +108,9 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "xlsx" => Ok(Format::Xlsx),
             "txt" => Ok(Format::Txt),
-            other => Err(format!("unknown format '{other}' (expected csv, xlsx or txt)")),
+            other => Err(format!(
+                "unknown format '{other}' (expected csv, xlsx or txt)"
+            )),
         }
     }
 }

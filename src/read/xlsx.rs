@@ -10,11 +10,10 @@ use crate::error::{Error, Location, Result};
 
 /// Reads the first sheet for which `holds_table` says yes; the error lists the sheets seen.
 pub fn read(file: &str, bytes: &[u8], holds_table: impl Fn(&Grid) -> bool) -> Result<Grid> {
-    let mut workbook: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|err| Error::Parse {
-            location: Location::file(file),
-            message: format!("not a readable xlsx workbook: {err}"),
-        })?;
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|err| Error::Parse {
+        location: Location::file(file),
+        message: format!("not a readable xlsx workbook: {err}"),
+    })?;
     let names = workbook.sheet_names();
     for name in &names {
         let range = workbook.worksheet_range(name).map_err(|err| Error::Parse {

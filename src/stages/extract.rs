@@ -22,11 +22,11 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// A real release inflates to about 25 MB in 16 members.
+    /// A real release inflates to about 25 MB in 16 members, none over 4 MB.
     fn default() -> Self {
         Limits {
-            max_member_bytes: 256 << 20,
-            max_total_bytes: 1 << 30,
+            max_member_bytes: 64 << 20,
+            max_total_bytes: 512 << 20,
             max_members: 200,
         }
     }
@@ -136,7 +136,10 @@ fn member(name: String, table: TableKind, format: Format, bytes: Vec<u8>) -> Mem
 
 /// The table and format of a member, from its name.
 pub fn classify(name: &str) -> Option<(TableKind, Format)> {
-    Some((TableKind::from_file_name(name)?, Format::from_extension(name)?))
+    Some((
+        TableKind::from_file_name(name)?,
+        Format::from_extension(name)?,
+    ))
 }
 
 /// Reads a release zip held in memory.
@@ -241,8 +244,14 @@ mod tests {
 
     #[test]
     fn unsafe_names_are_refused() {
-        assert_eq!(safe_member_name("PPRRVU25_JAN.csv").as_deref(), Some("PPRRVU25_JAN.csv"));
-        assert_eq!(safe_member_name("dir/GPCI2025.csv").as_deref(), Some("GPCI2025.csv"));
+        assert_eq!(
+            safe_member_name("PPRRVU25_JAN.csv").as_deref(),
+            Some("PPRRVU25_JAN.csv")
+        );
+        assert_eq!(
+            safe_member_name("dir/GPCI2025.csv").as_deref(),
+            Some("GPCI2025.csv")
+        );
         assert_eq!(safe_member_name("../x.csv"), None);
         assert_eq!(safe_member_name("a/../../x.csv"), None);
         assert_eq!(safe_member_name("/etc/passwd"), None);
@@ -256,8 +265,14 @@ mod tests {
             classify("PPRRVU2026_Jan_nonQPP.csv"),
             Some((TableKind::Pprrvu, Format::Csv))
         );
-        assert_eq!(classify("25LOCCO.txt"), Some((TableKind::Locco, Format::Txt)));
-        assert_eq!(classify("OPPSCAP_Oct.xlsx"), Some((TableKind::Oppscap, Format::Xlsx)));
+        assert_eq!(
+            classify("25LOCCO.txt"),
+            Some((TableKind::Locco, Format::Txt))
+        );
+        assert_eq!(
+            classify("OPPSCAP_Oct.xlsx"),
+            Some((TableKind::Oppscap, Format::Xlsx))
+        );
         assert_eq!(classify("RVU25A.pdf"), None);
     }
 }

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::catalog::ReleaseId;
 use crate::error::{Error, Result};
+use crate::read::fixed_width::Layout;
 use crate::read::{self, Format, Grid};
 use crate::stages::extract::{Extracted, Member};
-use crate::read::fixed_width::Layout;
 use crate::tables::{Kind, ParseContext, Record, Table, TableKind, Value, pprrvu};
 
 /// What the user chose for this run.
@@ -83,7 +83,12 @@ pub fn normalize(extracted: &Extracted, hint_path: &Path, options: &Options) -> 
     let selected: Vec<&Member> = extracted
         .members
         .iter()
-        .filter(|m| options.formats.as_ref().is_none_or(|f| f.contains(&m.format)))
+        .filter(|m| {
+            options
+                .formats
+                .as_ref()
+                .is_none_or(|f| f.contains(&m.format))
+        })
         .collect();
     if selected.is_empty() {
         return Err(Error::Release(format!(
@@ -96,8 +101,7 @@ pub fn normalize(extracted: &Extracted, hint_path: &Path, options: &Options) -> 
     let release_id = resolve_release_id(title_id, hint_path, options.release, &mut warnings)?;
     let txt_grids = read_fixed_width(&selected, release_id.year, &mut warnings)?;
 
-    let mut by_table: BTreeMap<TableKind, BTreeMap<Format, Vec<(&Member, &Grid)>>> =
-        BTreeMap::new();
+    let mut by_table: BTreeMap<TableKind, FormatGrids> = BTreeMap::new();
     for (member, grid) in grids.iter().chain(txt_grids.iter()) {
         by_table
             .entry(member.table)
@@ -126,6 +130,9 @@ pub fn normalize(extracted: &Extracted, hint_path: &Path, options: &Options) -> 
     })
 }
 
+/// One table's grids, by format (a format may hold two files: the 2026 QPP pair).
+type FormatGrids<'a> = BTreeMap<Format, Vec<(&'a Member, &'a Grid)>>;
+
 /// Reads the csv and xlsx members, in parallel (xlsx is the slow one).
 fn read_tabular<'a>(members: &[&'a Member]) -> Result<Vec<(&'a Member, Grid)>> {
     let tabular: Vec<&Member> = members
@@ -140,7 +147,10 @@ fn read_tabular<'a>(members: &[&'a Member]) -> Result<Vec<(&'a Member, Grid)>> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
@@ -247,7 +257,7 @@ fn hint_from_path(path: &Path) -> Option<ReleaseId> {
 
 fn normalize_table(
     kind: TableKind,
-    formats: &BTreeMap<Format, Vec<(&Member, &Grid)>>,
+    formats: &FormatGrids,
     release_id: ReleaseId,
     options: &Options,
 ) -> Result<NormalizedTable> {
@@ -395,14 +405,30 @@ pub fn cross_check(
             );
         }
     }
-    for (key, _) in other_keyed.iter().filter(|(k, _)| !primary_rows.contains_key(k)) {
-        check.note(false, &render_key(other, key), "(row)", "missing".into(), "present".into());
+    for (key, _) in other_keyed
+        .iter()
+        .filter(|(k, _)| !primary_rows.contains_key(k))
+    {
+        check.note(
+            false,
+            &render_key(other, key),
+            "(row)",
+            "missing".into(),
+            "present".into(),
+        );
     }
     check
 }
 
 impl CrossCheck {
-    fn note(&mut self, prose: bool, key: &str, column: &str, primary_value: String, other_value: String) {
+    fn note(
+        &mut self,
+        prose: bool,
+        key: &str,
+        column: &str,
+        primary_value: String,
+        other_value: String,
+    ) {
         let (count, examples) = if prose {
             (&mut self.text_differences, &mut self.text_examples)
         } else {

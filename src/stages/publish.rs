@@ -91,7 +91,11 @@ pub fn publish(output: &Path, extracted: &Extracted, normalized: &Normalized) ->
     })
 }
 
-fn write_release(dir: &Path, extracted: &Extracted, normalized: &Normalized) -> Result<Vec<PublishedTable>> {
+fn write_release(
+    dir: &Path,
+    extracted: &Extracted,
+    normalized: &Normalized,
+) -> Result<Vec<PublishedTable>> {
     let mut published = Vec::new();
     for (kind, normalized_table) in &normalized.tables {
         let table = &normalized_table.table;
@@ -141,7 +145,10 @@ fn write_release(dir: &Path, extracted: &Extracted, normalized: &Normalized) -> 
 fn swap_into_place(staging: &Path, target: &Path, staging_root: &Path) -> Result<()> {
     let previous = staging_root.join(format!(
         "{}.previous.{}",
-        target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let had_previous = target.exists();

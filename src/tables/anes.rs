@@ -6,7 +6,7 @@
 //! decimals (`1931` is 19.31) and the names without floor markers.
 
 use super::{
-    ColumnSpec, PROSE, Kind, ParseContext, Record, TEXT, Table, TableKind, TypedRows, Value, code,
+    ColumnSpec, Kind, PROSE, ParseContext, Record, TEXT, Table, TableKind, TypedRows, Value, code,
     looks_like_mac, split_marker, type_grid,
 };
 use crate::error::{Error, Result};
@@ -47,7 +47,11 @@ const SOURCE: &[ColumnSpec] = &[
         ],
     ),
     ColumnSpec::optional("anes_cf_qpp", ANES_CF, &["QUALIFYING APM *ANES CF*"]),
-    ColumnSpec::optional("anes_cf_non_qpp", ANES_CF, &["NON-QUALIFYING APM *ANES CF*"]),
+    ColumnSpec::optional(
+        "anes_cf_non_qpp",
+        ANES_CF,
+        &["NON-QUALIFYING APM *ANES CF*"],
+    ),
 ];
 
 /// The columns the files hold, for finding the header (and the sheet) of an ANES file.
@@ -98,7 +102,7 @@ pub fn parse(grid: &Grid, ctx: &ParseContext) -> Result<Table> {
     )?;
     if cf_columns_seen.is_empty() && !typed.rows.is_empty() {
         return Err(Error::SchemaDrift {
-            location: grid.file_location(),
+            location: Box::new(grid.file_location()),
             table: "anes",
             details: "no anesthesia conversion factor column found (expected a header like \
                       'National Anes CF of ...' or 'Anesthesia Conversion Factor')"

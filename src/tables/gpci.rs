@@ -5,7 +5,7 @@
 //! the 1.0 floor). Locality names carry `*` markers for statutory floors.
 
 use super::{
-    ColumnSpec, PROSE, Kind, ParseContext, TEXT, Table, TableKind, Value, code, looks_like_mac,
+    ColumnSpec, Kind, PROSE, ParseContext, TEXT, Table, TableKind, Value, code, looks_like_mac,
     parse_rows, set, split_marker,
 };
 use crate::error::Result;
@@ -38,11 +38,7 @@ pub const COLUMNS: &[ColumnSpec] = &[
         GPCI,
         &["PW GPCI (WITH 1.0 FLOOR)", "PW GPCI", "WORK GPCI"],
     ),
-    ColumnSpec::optional(
-        "pw_gpci_no_floor",
-        GPCI,
-        &["PW GPCI (WITHOUT 1.0 FLOOR)"],
-    ),
+    ColumnSpec::optional("pw_gpci_no_floor", GPCI, &["PW GPCI (WITHOUT 1.0 FLOOR)"]),
     ColumnSpec::required("pe_gpci", GPCI, &["PE GPCI"]),
     ColumnSpec::required("mp_gpci", GPCI, &["MP GPCI", "MALPRACTICE GPCI"]),
 ];

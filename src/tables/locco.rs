@@ -4,7 +4,8 @@
 //! blank rows, loses leading zeros in some years, and lists MO 05302/99 twice (kept as listed).
 
 use super::{
-    ColumnSpec, PROSE, ParseContext, TEXT, Table, TableKind, Value, code, looks_like_mac, parse_rows,
+    ColumnSpec, PROSE, ParseContext, TEXT, Table, TableKind, Value, code, looks_like_mac,
+    parse_rows,
 };
 use crate::error::Result;
 use crate::read::Grid;

@@ -175,7 +175,11 @@ impl ColumnSpec {
         }
     }
 
-    pub const fn required(name: &'static str, kind: Kind, aliases: &'static [&'static str]) -> Self {
+    pub const fn required(
+        name: &'static str,
+        kind: Kind,
+        aliases: &'static [&'static str],
+    ) -> Self {
         ColumnSpec {
             name,
             kind,
@@ -184,7 +188,11 @@ impl ColumnSpec {
         }
     }
 
-    pub const fn optional(name: &'static str, kind: Kind, aliases: &'static [&'static str]) -> Self {
+    pub const fn optional(
+        name: &'static str,
+        kind: Kind,
+        aliases: &'static [&'static str],
+    ) -> Self {
         ColumnSpec {
             name,
             kind,
@@ -471,7 +479,7 @@ fn map_headers(
         ..grid.file_location()
     };
     Err(Error::SchemaDrift {
-        location,
+        location: Box::new(location),
         table,
         details: drift_details(spec, &unknown, &missing),
     })
@@ -508,17 +516,23 @@ fn closest_known(spec: &[ColumnSpec], header: &str) -> Option<String> {
 
 /// Types one grid row into canonical values; derived columns come back as null for the table
 /// module to fill.
-pub fn type_row(grid: &Grid, spec: &[ColumnSpec], header: &HeaderMap, row: &Row) -> Result<Vec<Value>> {
+pub fn type_row(
+    grid: &Grid,
+    spec: &[ColumnSpec],
+    header: &HeaderMap,
+    row: &Row,
+) -> Result<Vec<Value>> {
     spec.iter()
         .zip(&header.columns)
         .map(|(column, found)| match found {
             None => Ok(Value::Null),
-            Some((col, header_text)) => parse_value(row.cell(*col), column.kind)
-                .map_err(|expected| Error::BadValue {
-                    location: grid.location(row.number, header_text),
+            Some((col, header_text)) => {
+                parse_value(row.cell(*col), column.kind).map_err(|expected| Error::BadValue {
+                    location: Box::new(grid.location(row.number, header_text)),
                     value: row.cell(*col).to_string(),
                     expected,
-                }),
+                })
+            }
         })
         .collect()
 }
@@ -573,8 +587,16 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<i64, String> {
     }
     let scale_len = scale as usize;
     let (kept, extra) = frac_part.split_at(frac_part.len().min(scale_len));
-    let int_value: i64 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| expected())? };
-    let kept_value: i64 = if kept.is_empty() { 0 } else { kept.parse().map_err(|_| expected())? };
+    let int_value: i64 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().map_err(|_| expected())?
+    };
+    let kept_value: i64 = if kept.is_empty() {
+        0
+    } else {
+        kept.parse().map_err(|_| expected())?
+    };
     let mut mantissa =
         int_value * 10i64.pow(scale) + kept_value * 10i64.pow(scale - kept.len() as u32);
     if !extra.bytes().all(|b| b == b'0') {
@@ -629,8 +651,18 @@ pub fn type_grid(
             continue;
         }
         let mut values = type_row(grid, spec, &header, row)?;
-        set(spec, &mut values, "release_id", Value::Text(ctx.release_id.clone()));
-        set(spec, &mut values, "variant", Value::Text(ctx.variant.clone()));
+        set(
+            spec,
+            &mut values,
+            "release_id",
+            Value::Text(ctx.release_id.clone()),
+        );
+        set(
+            spec,
+            &mut values,
+            "variant",
+            Value::Text(ctx.variant.clone()),
+        );
         fill(&mut values, row, &header)?;
         rows.push(Record {
             values,
@@ -679,7 +711,10 @@ pub fn looks_like_mac(row: &Row, header: &HeaderMap, spec: &[ColumnSpec], column
 pub fn split_marker(name: &str) -> (String, String) {
     let trimmed = name.trim();
     let base = trimmed.trim_end_matches('*');
-    (base.trim_end().to_string(), trimmed[base.len()..].to_string())
+    (
+        base.trim_end().to_string(),
+        trimmed[base.len()..].to_string(),
+    )
 }
 
 /// The distinct values of a column, for summaries and tests.
@@ -716,16 +751,31 @@ mod tests {
     fn headers_lose_year_and_spacing() {
         assert_eq!(normalise_header(" 2025  PE GPCI "), "PE GPCI");
         assert_eq!(normalise_header("Locality Number"), "LOCALITY NUMBER");
-        assert!(glob_match("NATIONAL ANES CF OF *", "NATIONAL ANES CF OF 20.3178"));
-        assert!(!glob_match("QUALIFYING APM*", "NON-QUALIFYING APM NATIONAL"));
-        assert!(glob_match("*ANESTHESIA CONVERSION FACTOR", "ANESTHESIA CONVERSION FACTOR"));
+        assert!(glob_match(
+            "NATIONAL ANES CF OF *",
+            "NATIONAL ANES CF OF 20.3178"
+        ));
+        assert!(!glob_match(
+            "QUALIFYING APM*",
+            "NON-QUALIFYING APM NATIONAL"
+        ));
+        assert!(glob_match(
+            "*ANESTHESIA CONVERSION FACTOR",
+            "ANESTHESIA CONVERSION FACTOR"
+        ));
     }
 
     #[test]
     fn markers_split_off() {
         assert_eq!(split_marker("ALASKA*"), ("ALASKA".into(), "*".into()));
-        assert_eq!(split_marker("WYOMING*** "), ("WYOMING".into(), "***".into()));
-        assert_eq!(split_marker("REST OF STATE"), ("REST OF STATE".into(), "".into()));
+        assert_eq!(
+            split_marker("WYOMING*** "),
+            ("WYOMING".into(), "***".into())
+        );
+        assert_eq!(
+            split_marker("REST OF STATE"),
+            ("REST OF STATE".into(), "".into())
+        );
     }
 
     #[test]
@@ -733,6 +783,9 @@ mod tests {
         assert_eq!(parse_value("9", code(2)), Ok(Value::Text("09".into())));
         assert_eq!(parse_value("6A", code(2)), Ok(Value::Text("6A".into())));
         assert_eq!(parse_value(" ", code(2)), Ok(Value::Null));
-        assert_eq!(parse_value("", Kind::KeyText), Ok(Value::Text(String::new())));
+        assert_eq!(
+            parse_value("", Kind::KeyText),
+            Ok(Value::Text(String::new()))
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! and normalised (see `normalise_header`). A new year's rename is one alias here.
 
 use super::{
-    ColumnSpec, PROSE, Kind, ParseContext, RVU, TEXT, Table, TableKind, code, looks_like_hcpcs,
+    ColumnSpec, Kind, PROSE, ParseContext, RVU, TEXT, Table, TableKind, code, looks_like_hcpcs,
     parse_rows,
 };
 use crate::error::Result;
@@ -52,9 +52,17 @@ pub const COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::required("co_surgery", code(1), &["CO- SURG", "CO-SURG", "CO SURG"]),
     ColumnSpec::required("team_surgery", code(1), &["TEAM SURG"]),
     // 2026 added this column after TEAM SURG; earlier files lack it (null there).
-    ColumnSpec::optional("pricing_indicator", TEXT, &["PRIC IND", "PRICING INDICATOR"]),
+    ColumnSpec::optional(
+        "pricing_indicator",
+        TEXT,
+        &["PRIC IND", "PRICING INDICATOR"],
+    ),
     ColumnSpec::required("endo_base", TEXT, &["ENDO BASE"]),
-    ColumnSpec::required("conversion_factor", CF, &["CONV FACTOR", "CONVERSION FACTOR"]),
+    ColumnSpec::required(
+        "conversion_factor",
+        CF,
+        &["CONV FACTOR", "CONVERSION FACTOR"],
+    ),
     ColumnSpec::required(
         "physician_supervision",
         code(2),

@@ -61,7 +61,11 @@ pub fn rows<'a>(table: &'a Table, filter: &[(&str, &str)]) -> Vec<&'a Record> {
     table
         .rows
         .iter()
-        .filter(|r| filter.iter().all(|(col, want)| cell(table, r, col) == *want))
+        .filter(|r| {
+            filter
+                .iter()
+                .all(|(col, want)| cell(table, r, col) == *want)
+        })
         .collect()
 }
 
