@@ -1,22 +1,24 @@
 //! `rvu ingest PATH`: extract, normalize (all formats, cross-checked) and publish one release.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use super::exit_code_of;
 use crate::catalog::ReleaseId;
 use crate::read::Format;
 use crate::stages::{extract, normalize, publish};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A release zip, or a folder of its extracted members.
-    pub path: PathBuf,
+    /// Release zips, or folders of extracted members; each is one release.
+    #[arg(required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
     /// Output root; the release goes to OUTPUT/releases/<ID>/.
     #[arg(long, short, default_value = "output")]
     pub output: PathBuf,
-    /// Release id (RVU25A, RVU24AR); overrides what the contents say.
+    /// Release id (RVU25A, RVU24AR); overrides what the contents say (one PATH only).
     #[arg(long)]
     pub release: Option<ReleaseId>,
     /// Formats to parse: a comma-separated list of csv, xlsx, txt, or `all` (every one present).
@@ -31,14 +33,38 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
+    if args.release.is_some() && args.paths.len() > 1 {
+        anyhow::bail!("--release names one release; give one PATH with it");
+    }
     let options = normalize::Options {
         formats: parse_formats(&args.formats)?,
         release: args.release,
         allow_format_mismatch: args.allow_format_mismatch,
     };
-    let extracted = extract::extract(&args.path, &extract::Limits::default())?;
-    let normalized = normalize::normalize(&extracted, &args.path, &options)?;
+    // One bad release does not stop the others; the exit code reports the worst.
+    let mut failure: Option<anyhow::Error> = None;
+    for path in &args.paths {
+        match ingest_one(path, &args, &options) {
+            Ok(()) => {}
+            Err(err) if args.paths.len() == 1 => return Err(err),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                if failure.as_ref().is_none_or(|f| exit_code_of(&err) > exit_code_of(f)) {
+                    failure = Some(err);
+                }
+            }
+        }
+    }
+    Ok(match failure {
+        None => ExitCode::SUCCESS,
+        Some(err) => ExitCode::from(exit_code_of(&err)),
+    })
+}
+
+fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let extracted = extract::extract(path, &extract::Limits::default())?;
+    let normalized = normalize::normalize(&extracted, path, options)?;
     for warning in &normalized.warnings {
         tracing::warn!("{warning}");
     }
@@ -52,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         write_summary(&mut out, &published, started.elapsed().as_secs_f64())
     };
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn parse_formats(text: &str) -> anyhow::Result<Option<Vec<Format>>> {
