@@ -46,7 +46,9 @@ fn per_table_and_format(c: &mut Criterion) {
         (TableKind::Oppscap, "OPPSCAP_JAN"),
     ];
     let mut group = c.benchmark_group("parse RVU25A");
-    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
     for (kind, stem) in members {
         for format in Format::ALL {
             let name = format!("{stem}.{format}");
@@ -63,11 +65,10 @@ fn end_to_end(c: &mut Criterion) {
     let zip = samples().join("RVU25A/rvu25a-updated-01_10_2025.zip");
     let out = std::env::temp_dir().join(format!("rvu-bench-{}", std::process::id()));
     let mut group = c.benchmark_group("ingest RVU25A zip");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
-    for (label, formats) in [
-        ("csv only", Some(vec![Format::Csv])),
-        ("all formats", None),
-    ] {
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for (label, formats) in [("csv only", Some(vec![Format::Csv])), ("all formats", None)] {
         let options = normalize::Options {
             formats,
             ..normalize::Options::default()

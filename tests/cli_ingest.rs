@@ -26,6 +26,19 @@ fn fixture_member(zip_name: &str, member: &str) -> Vec<u8> {
     out
 }
 
+/// Runs `rvu ingest PATH [extra] --output OUT`, which must succeed; returns stdout.
+fn ingest_ok(path: &Path, out: &Path, extra: &[&str]) -> String {
+    let assert = rvu()
+        .arg("ingest")
+        .arg(path)
+        .args(extra)
+        .arg("--output")
+        .arg(out)
+        .assert()
+        .success();
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
 /// Every file below `dir`, relative path -> bytes.
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -71,14 +84,7 @@ fn fixture_releases_ingest_every_table_in_every_format() {
         ("rvu99b.zip", "RVU99B"),
         ("rvu99c.zip", "RVU99C"),
     ] {
-        let assert = rvu()
-            .arg("ingest")
-            .arg(fixture(name))
-            .arg("--output")
-            .arg(out.path())
-            .assert()
-            .success();
-        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        let stdout = ingest_ok(&fixture(name), out.path(), &[]);
         assert!(stdout.contains(&format!("{id} -> ")), "{stdout}");
         assert!(stdout.contains("csv=xlsx agree, csv=txt agree"), "{stdout}");
         let release = out.path().join("releases").join(id);
@@ -108,13 +114,7 @@ fn reruns_are_byte_identical() {
     let first = tempfile::tempdir().unwrap();
     let second = tempfile::tempdir().unwrap();
     for out in [first.path(), second.path()] {
-        rvu()
-            .arg("ingest")
-            .arg(fixture("rvu99b.zip"))
-            .arg("--output")
-            .arg(out)
-            .assert()
-            .success();
+        ingest_ok(&fixture("rvu99b.zip"), out, &[]);
     }
     let a = tree(&first.path().join("releases"));
     let b = tree(&second.path().join("releases"));
@@ -126,13 +126,7 @@ fn reruns_are_byte_identical() {
 fn parquet_holds_exact_decimals() {
     use polars::prelude::*;
     let out = tempfile::tempdir().unwrap();
-    rvu()
-        .arg("ingest")
-        .arg(fixture("rvu99a.zip"))
-        .arg("--output")
-        .arg(out.path())
-        .assert()
-        .success();
+    ingest_ok(&fixture("rvu99a.zip"), out.path(), &[]);
     let file = fs::File::open(out.path().join("releases/RVU99A/pprrvu.parquet")).unwrap();
     let df = ParquetReader::new(file).finish().unwrap();
     assert_eq!(df.height(), 13);
@@ -159,19 +153,25 @@ fn folder_with(name: &str, bytes: &[u8]) -> tempfile::TempDir {
     dir
 }
 
-/// Runs an ingest that must fail with exit 1 and one error line; returns it.
+/// Runs an ingest into a fresh folder that must fail with exit 1, writing nothing; returns
+/// the error line.
 fn failing_ingest(input: &Path, extra: &[&str]) -> String {
     let out = tempfile::tempdir().unwrap();
+    let stderr = failing_ingest_into(input, out.path(), extra);
+    let releases = out.path().join("releases");
+    assert!(!releases.exists() || fs::read_dir(&releases).unwrap().next().is_none());
+    stderr
+}
+
+fn failing_ingest_into(input: &Path, out: &Path, extra: &[&str]) -> String {
     let assert = rvu()
         .arg("ingest")
         .arg(input)
         .args(extra)
         .arg("--output")
-        .arg(out.path())
+        .arg(out)
         .assert()
         .code(1);
-    let releases = out.path().join("releases");
-    assert!(!releases.exists() || fs::read_dir(&releases).unwrap().next().is_none());
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.starts_with("error: "), "{stderr}");
     stderr
@@ -282,13 +282,7 @@ fn formats_that_disagree_fail_unless_allowed() {
     );
 
     let out = tempfile::tempdir().unwrap();
-    rvu()
-        .arg("ingest")
-        .arg(dir.path())
-        .args(["--allow-format-mismatch", "--output"])
-        .arg(out.path())
-        .assert()
-        .success();
+    ingest_ok(dir.path(), out.path(), &["--allow-format-mismatch"]);
     let report = fs::read_to_string(out.path().join("releases/RVU99A/ingest.json")).unwrap();
     assert!(report.contains("\"mismatches\": 1"), "{report}");
 }
@@ -296,23 +290,11 @@ fn formats_that_disagree_fail_unless_allowed() {
 #[test]
 fn a_failed_ingest_leaves_the_published_release_as_it_was() {
     let out = tempfile::tempdir().unwrap();
-    rvu()
-        .arg("ingest")
-        .arg(fixture("rvu99a.zip"))
-        .arg("--output")
-        .arg(out.path())
-        .assert()
-        .success();
+    ingest_ok(&fixture("rvu99a.zip"), out.path(), &[]);
     let before = tree(out.path());
     let bad = fixture_csv().replacen(",1.30,1.35,", ",1.3x,1.35,", 1);
     let dir = folder_with("PPRRVU2099_Jan.csv", &encode(&bad));
-    rvu()
-        .arg("ingest")
-        .arg(dir.path())
-        .args(["--release", "RVU99A", "--output"])
-        .arg(out.path())
-        .assert()
-        .code(1);
+    failing_ingest_into(dir.path(), out.path(), &["--release", "RVU99A"]);
     assert!(tree(out.path()) == before, "the published release changed");
 }
 
@@ -322,14 +304,7 @@ fn a_name_that_disagrees_with_the_contents_is_a_warning() {
     let path = dir.path().join("rvu98d.zip");
     fs::copy(fixture("rvu99a.zip"), &path).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let assert = rvu()
-        .arg("ingest")
-        .arg(&path)
-        .arg("--output")
-        .arg(out.path())
-        .assert()
-        .success();
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let stdout = ingest_ok(&path, out.path(), &[]);
     assert!(stdout.starts_with("RVU99A -> "), "{stdout}");
     assert!(
         stdout.contains("says RVU98D but the contents say RVU99A"),
@@ -340,14 +315,7 @@ fn a_name_that_disagrees_with_the_contents_is_a_warning() {
 #[test]
 fn formats_can_be_chosen() {
     let out = tempfile::tempdir().unwrap();
-    let assert = rvu()
-        .arg("ingest")
-        .arg(fixture("rvu99a.zip"))
-        .args(["--formats", "txt", "--output"])
-        .arg(out.path())
-        .assert()
-        .success();
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let stdout = ingest_ok(&fixture("rvu99a.zip"), out.path(), &["--formats", "txt"]);
     assert!(
         stdout.contains("pprrvu       13 rows  [txt 13]"),
         "{stdout}"

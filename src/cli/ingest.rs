@@ -49,7 +49,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(err) if args.paths.len() == 1 => return Err(err),
             Err(err) => {
                 eprintln!("error: {err:#}");
-                if failure.as_ref().is_none_or(|f| exit_code_of(&err) > exit_code_of(f)) {
+                if failure
+                    .as_ref()
+                    .is_none_or(|f| exit_code_of(&err) > exit_code_of(f))
+                {
                     failure = Some(err);
                 }
             }

@@ -40,6 +40,18 @@ pub struct Layout {
     pub fields: Vec<Field>,
 }
 
+/// A layout known only for the years it was measured on; other years have none, so an
+/// unmeasured file is reported rather than misread.
+pub fn measured_layout(
+    year: u16,
+    years: std::ops::RangeInclusive<u16>,
+    fields: &[Field],
+) -> Option<Layout> {
+    years.contains(&year).then(|| Layout {
+        fields: fields.to_vec(),
+    })
+}
+
 /// Reads fixed-width text into a grid whose first row holds the field names; every other row
 /// keeps its physical line number. Lines are cut by character, after Windows-1252 decoding.
 pub fn read(file: &str, bytes: &[u8], layout: &Layout) -> Result<Grid> {

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::read::Grid;
-use crate::read::fixed_width::{Field, Layout};
+use crate::read::fixed_width::{Field, Layout, measured_layout};
 
 const GPCI: Kind = Kind::Decimal {
     precision: 6,
@@ -57,9 +57,7 @@ const FIELDS_2024: &[Field] = &[
 ];
 
 pub fn txt_layout(year: u16) -> Option<Layout> {
-    (2024..=2025).contains(&year).then(|| Layout {
-        fields: FIELDS_2024.to_vec(),
-    })
+    measured_layout(year, 2024..=2025, FIELDS_2024)
 }
 
 pub fn parse(grid: &Grid, ctx: &ParseContext) -> Result<Table> {

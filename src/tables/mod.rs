@@ -166,13 +166,9 @@ pub struct ColumnSpec {
 }
 
 impl ColumnSpec {
+    /// A column the table module fills itself.
     pub const fn derived(name: &'static str, kind: Kind) -> Self {
-        ColumnSpec {
-            name,
-            kind,
-            aliases: &[],
-            required: false,
-        }
+        ColumnSpec::optional(name, kind, &[])
     }
 
     pub const fn required(
@@ -188,16 +184,15 @@ impl ColumnSpec {
         }
     }
 
+    /// A column some years' files lack (null there).
     pub const fn optional(
         name: &'static str,
         kind: Kind,
         aliases: &'static [&'static str],
     ) -> Self {
         ColumnSpec {
-            name,
-            kind,
-            aliases,
             required: false,
+            ..ColumnSpec::required(name, kind, aliases)
         }
     }
 
