@@ -95,6 +95,9 @@ pub enum Error {
         examples: String,
     },
 
+    #[error("{url}: {message}")]
+    Fetch { url: String, message: String },
+
     #[error("writing {what}: {message}")]
     Output { what: String, message: String },
 }

@@ -1,15 +1,18 @@
 //! rvu-pipeline: CMS Medicare Physician Fee Schedule Relative Value Files into canonical,
 //! typed, cross-checked datasets.
 //!
-//! The road: [`stages::extract`] -> [`stages::normalize`] (readers in [`read`], table rules in
+//! The road: [`stages::discover`] -> [`stages::fetch`] (into the [`store`]) ->
+//! [`stages::extract`] -> [`stages::normalize`] (readers in [`read`], table rules in
 //! [`tables`]) -> [`stages::publish`].
 
 pub mod catalog;
 pub mod cli;
 pub mod error;
 pub mod fixtures;
+pub mod http;
 pub mod read;
 pub mod stages;
+pub mod store;
 pub mod tables;
 
 pub use error::{Error, Result};

@@ -1,7 +1,9 @@
 //! The `rvu` command line: one file per command; this file only declares and dispatches.
 
+pub mod fetch;
 pub mod fixtures;
 pub mod ingest;
+pub mod releases;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,10 @@ pub struct Cli {
 pub enum Command {
     /// Normalize a release zip or folder into the canonical datasets under OUTPUT/releases/ID.
     Ingest(ingest::Args),
+    /// List every release on the CMS index page (following its links).
+    Releases(releases::Args),
+    /// Download release zips into OUTPUT/raw/, once each, recording versions in its catalog.
+    Fetch(fetch::Args),
     /// Regenerate the synthetic fixture releases (what `fixtures/` holds).
     Fixtures(fixtures::Args),
 }
@@ -36,6 +42,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
+        Command::Releases(args) => releases::run(args),
+        Command::Fetch(args) => fetch::run(args),
         Command::Fixtures(args) => fixtures::run(args),
     }
 }
@@ -49,7 +57,46 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// Warnings to stderr; `RUST_LOG` tunes it.
+/// The HTTP knobs every network command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetArgs {
+    /// The CMS index page (a URL, a file:// URL or a local HTML file).
+    #[arg(long, default_value = crate::stages::discover::CMS_INDEX_URL)]
+    pub index_url: String,
+    /// Seconds to wait to connect, and between body chunks, before a retry.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Retries after a timeout, a reset, a 5xx or a broken body (never after a 4xx).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Downloads at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// First retry delay in milliseconds (doubling, with jitter).
+    #[arg(long, default_value_t = 500)]
+    pub backoff_ms: u64,
+}
+
+impl NetArgs {
+    pub fn options(&self) -> crate::http::HttpOptions {
+        crate::http::HttpOptions {
+            timeout: std::time::Duration::from_secs(self.timeout),
+            retries: self.retries,
+            backoff: std::time::Duration::from_millis(self.backoff_ms),
+            jobs: self.jobs.max(1),
+            ..Default::default()
+        }
+    }
+}
+
+/// A runtime for the network commands; parsing stays on plain threads.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Warnings (and with `RUST_LOG=info`, progress lines) to stderr.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -1,6 +1,8 @@
-//! The road a release travels, in order: extract -> normalize -> publish. Each stage takes the
-//! previous stage's plain output and returns its own.
+//! The road a release travels, in order: discover -> fetch -> extract -> normalize -> publish.
+//! Each stage takes the previous stage's plain output and returns its own.
 
+pub mod discover;
 pub mod extract;
+pub mod fetch;
 pub mod normalize;
 pub mod publish;
