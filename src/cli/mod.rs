@@ -96,10 +96,16 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Warnings (and with `RUST_LOG=info`, progress lines) to stderr.
+/// Log lines to stderr: warnings on a terminal (where progress bars show the rest), and
+/// progress lines too when stderr is a file or a CI log. `RUST_LOG` overrides.
 pub fn init_logging() {
+    let default = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        "warn"
+    } else {
+        "warn,rvu_pipeline=info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

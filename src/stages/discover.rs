@@ -37,13 +37,20 @@ static HREF: LazyLock<Regex> = LazyLock::new(|| {
 static RELEASE_SLUG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^rvu(\d{2})([a-d])(r?)(?:-\d+)?$").expect("a valid pattern"));
 
-/// Every link of a page, resolved against the page's URL (relative links work), in order.
+/// Every followable link of a page, resolved against the page's URL (relative links work), in
+/// order. Web pages may link only http(s); `file://` links count only on local pages, so a
+/// remote page cannot point the tool at local files.
 pub fn links(base: &Url, html: &str) -> Vec<Url> {
     HREF.captures_iter(html)
         .filter_map(|c| c.get(1).or_else(|| c.get(2)))
         .map(|m| m.as_str().trim().replace("&amp;", "&"))
         .filter(|href| !href.is_empty() && !href.starts_with('#'))
         .filter_map(|href| base.join(&href).ok())
+        .filter(|url| match url.scheme() {
+            "http" | "https" => true,
+            "file" => base.scheme() == "file",
+            _ => false,
+        })
         .collect()
 }
 
@@ -137,7 +144,9 @@ mod tests {
         let base = Url::parse("https://www.cms.gov/medicare/pfs/rvu25a").unwrap();
         let html = r##"<a href="/files/zip/rvu25a-updated-01/10/2025.zip">zip</a>
                       <a class=x href='rvu25b'>B</a> <a href="#top">top</a>
-                      <a href="https://www.cms.gov/a?x=1&amp;y=2">q</a>"##;
+                      <a href="https://www.cms.gov/a?x=1&amp;y=2">q</a>
+                      <a href="mailto:x@cms.gov">m</a> <a href="file:///etc/passwd">f</a>
+                      <a href="ftp://cms.gov/rvu25a.zip">ftp</a>"##;
         let found: Vec<String> = links(&base, html).iter().map(Url::to_string).collect();
         assert_eq!(
             found,
