@@ -1,6 +1,7 @@
 //! Parse and ingest speed on the real RVU25A release (`cargo bench` or `just bench`).
 //! Targets on the 2-core machine: zip -> pprrvu.parquet (csv only) under 0.3 s, the PPRRVU
-//! xlsx parse under 1 s, all five tables of the zip (csv) under 0.5 s.
+//! xlsx parse under 1 s, all five tables of the zip (csv) under 0.5 s, validation of all five
+//! tables under 100 ms.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rvu_pipeline::read::{self, Format};
 use rvu_pipeline::stages::extract::{self, Limits};
-use rvu_pipeline::stages::{normalize, publish};
+use rvu_pipeline::stages::{normalize, publish, validate};
 use rvu_pipeline::tables::{ParseContext, TableKind};
 
 fn samples() -> PathBuf {
@@ -77,7 +78,9 @@ fn end_to_end(c: &mut Criterion) {
             b.iter(|| {
                 let extracted = extract::extract(&zip, &Limits::default()).unwrap();
                 let normalized = normalize::normalize(&extracted, &zip, &options).unwrap();
-                publish::publish(&out, &extracted, &normalized).unwrap()
+                let report =
+                    validate::validate(&validate::Subject::from_normalized(&normalized), None);
+                publish::publish(&out, &extracted, &normalized, &report).unwrap()
             })
         });
     }
@@ -85,5 +88,25 @@ fn end_to_end(c: &mut Criterion) {
     let _ = fs::remove_dir_all(&out);
 }
 
-criterion_group!(benches, per_table_and_format, end_to_end);
+fn validation(c: &mut Criterion) {
+    let zip = samples().join("RVU25A/rvu25a-updated-01_10_2025.zip");
+    let prior_zip = samples().join("RVU24B/2024.zip");
+    let options = normalize::Options::default();
+    let read = |path: &Path| {
+        let extracted = extract::extract(path, &Limits::default()).unwrap();
+        normalize::normalize(&extracted, path, &options).unwrap()
+    };
+    let (current, prior) = (read(&zip), read(&prior_zip));
+    let mut group = c.benchmark_group("validate RVU25A");
+    group.sample_size(20);
+    group.bench_function("all five tables, against RVU24B", |b| {
+        b.iter(|| {
+            let prior = validate::Subject::from_normalized(&prior);
+            validate::validate(&validate::Subject::from_normalized(&current), Some(&prior))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_table_and_format, end_to_end, validation);
 criterion_main!(benches);

@@ -115,8 +115,74 @@ impl<'de> serde::Deserialize<'de> for ReleaseId {
     }
 }
 
+/// A known fact about a release variant: its conversion factor and the date it took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseFact {
+    pub release_id: ReleaseId,
+    pub variant: String,
+    /// In units of 0.0001 (32.3465 is 323465).
+    pub conversion_factor: i64,
+    pub effective_from: String,
+    pub source: String,
+}
+
+/// The known release facts, from `data/release_facts.csv` (compiled in; one file to edit).
+pub fn release_facts() -> &'static [ReleaseFact] {
+    static FACTS: std::sync::LazyLock<Vec<ReleaseFact>> = std::sync::LazyLock::new(|| {
+        parse_facts(include_str!("../data/release_facts.csv"))
+            .unwrap_or_else(|e| panic!("data/release_facts.csv is invalid: {e}"))
+    });
+    &FACTS
+}
+
+/// The known conversion factor (units of 0.0001) of a release variant.
+pub fn known_conversion_factor(id: ReleaseId, variant: &str) -> Option<i64> {
+    release_facts()
+        .iter()
+        .find(|f| f.release_id == id && f.variant == variant)
+        .map(|f| f.conversion_factor)
+}
+
+fn parse_facts(text: &str) -> Result<Vec<ReleaseFact>, String> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .enumerate()
+        .map(|(i, record)| {
+            let record = record.map_err(|e| e.to_string())?;
+            let line = i + 2;
+            let field = |n: usize| record.get(n).unwrap_or("").trim().to_string();
+            Ok(ReleaseFact {
+                release_id: field(0).parse().map_err(|e| format!("line {line}: {e}"))?,
+                variant: field(1),
+                conversion_factor: crate::tables::parse_decimal(&field(2), 4)
+                    .map_err(|e| format!("line {line}: {e}"))?,
+                effective_from: field(3),
+                source: field(4),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_facts_file_parses() {
+        let facts = release_facts();
+        assert!(facts.len() >= 19);
+        let id = |s: &str| s.parse::<ReleaseId>().unwrap();
+        assert_eq!(
+            known_conversion_factor(id("RVU25A"), "standard"),
+            Some(323465)
+        );
+        assert_eq!(known_conversion_factor(id("RVU26A"), "qpp"), Some(335675));
+        assert_eq!(
+            known_conversion_factor(id("RVU24AR"), "standard"),
+            Some(332875)
+        );
+        assert_eq!(known_conversion_factor(id("RVU99A"), "standard"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -95,6 +95,9 @@ pub enum Error {
         examples: String,
     },
 
+    #[error("{release} is not valid: {summary}")]
+    Invalid { release: String, summary: String },
+
     #[error("{url}: {message}")]
     Fetch { url: String, message: String },
 

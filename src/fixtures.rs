@@ -545,8 +545,8 @@ fn locco_rows() -> Vec<Vec<String>> {
         let copies = if *mac == "05302" { 2 } else { 1 };
         for _ in 0..copies {
             rows.push(vec![
-                mac.trim_start_matches('0').to_string(),
-                loc.trim_start_matches('0').to_string(),
+                drop_leading_zeros(mac),
+                drop_leading_zeros(loc),
                 format!("{state} "),
                 format!("{name}{marker} "),
                 "NORTH, SOUTH AND EAST COUNTIES".to_string(),
@@ -558,6 +558,12 @@ fn locco_rows() -> Vec<Vec<String>> {
         "*  Payment locality is serviced by two carriers.".to_string(),
     ]);
     rows
+}
+
+/// `02102` as CMS's LOCCO csv writes it: `2102` (and `00` as `0`).
+fn drop_leading_zeros(code: &str) -> String {
+    let trimmed = code.trim_start_matches('0');
+    if trimmed.is_empty() { "0" } else { trimmed }.to_string()
 }
 
 fn anes_rows(step: i64) -> Vec<Vec<String>> {

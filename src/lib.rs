@@ -11,6 +11,7 @@ pub mod error;
 pub mod fixtures;
 pub mod http;
 pub mod read;
+pub mod report;
 pub mod stages;
 pub mod store;
 pub mod tables;

@@ -118,7 +118,11 @@ fn reruns_are_byte_identical() {
     }
     let a = tree(&first.path().join("releases"));
     let b = tree(&second.path().join("releases"));
-    assert_eq!(a.len(), 11, "5 tables x 2 formats + ingest.json");
+    assert_eq!(
+        a.len(),
+        13,
+        "5 tables x 2 formats, ingest.json, validation.json and .md"
+    );
     assert!(a == b, "outputs differ between runs");
 }
 

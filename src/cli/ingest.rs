@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use super::exit_code_of;
 use crate::catalog::ReleaseId;
+use crate::error::Error;
 use crate::read::Format;
+use crate::report;
 use crate::stages::{extract, normalize, publish};
 
 #[derive(Debug, clap::Args)]
@@ -27,6 +29,9 @@ pub struct Args {
     /// Publish even when the formats of a table disagree (the disagreements are reported).
     #[arg(long)]
     pub allow_format_mismatch: bool,
+    /// Publish even when validation finds errors (marked `"valid": false` in the outputs).
+    #[arg(long)]
+    pub allow_invalid: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -71,7 +76,22 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
     for warning in &normalized.warnings {
         tracing::warn!("{warning}");
     }
-    let published = publish::publish(&args.output, &extracted, &normalized)?;
+    let mut validation = super::validate::against_prior(&normalized, &args.output)?;
+    if args.allow_format_mismatch {
+        validation.downgrade("format.agree");
+    }
+    if !validation.valid && !args.allow_invalid {
+        eprint!("{}", report::validation::text(&validation));
+        return Err(Error::Invalid {
+            release: normalized.release_id.to_string(),
+            summary: format!(
+                "{} rule(s) failed with errors; nothing was published (--allow-invalid publishes it marked invalid)",
+                validation.errors
+            ),
+        }
+        .into());
+    }
+    let published = publish::publish(&args.output, &extracted, &normalized, &validation)?;
     let mut out = std::io::stdout().lock();
     // A closed stdout (`| head`) is not an error worth a panic.
     let _ = if args.json {
@@ -140,5 +160,16 @@ fn write_summary(
     for warning in &published.warnings {
         writeln!(out, "  warning: {warning}")?;
     }
+    writeln!(
+        out,
+        "  validation: {} error(s), {} warning(s){}; see validation.md",
+        published.validation_errors,
+        published.validation_warnings,
+        if published.valid {
+            ""
+        } else {
+            ", PUBLISHED INVALID"
+        }
+    )?;
     writeln!(out, "done in {seconds:.2} s")
 }

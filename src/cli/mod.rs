@@ -4,6 +4,8 @@ pub mod fetch;
 pub mod fixtures;
 pub mod ingest;
 pub mod releases;
+pub mod rules;
+pub mod validate;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,10 @@ pub enum Command {
     Releases(releases::Args),
     /// Download release zips into OUTPUT/raw/, once each, recording versions in its catalog.
     Fetch(fetch::Args),
+    /// Check a release against the rule catalog (exit 1 on errors).
+    Validate(validate::Args),
+    /// List the validation rules.
+    Rules(rules::Args),
     /// Regenerate the synthetic fixture releases (what `fixtures/` holds).
     Fixtures(fixtures::Args),
 }
@@ -44,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Releases(args) => releases::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Fixtures(args) => fixtures::run(args),
     }
 }

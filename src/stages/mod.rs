@@ -1,4 +1,5 @@
-//! The road a release travels, in order: discover -> fetch -> extract -> normalize -> publish.
+//! The road a release travels, in order: discover -> fetch -> extract -> normalize -> validate
+//! -> publish.
 //! Each stage takes the previous stage's plain output and returns its own.
 
 pub mod discover;
@@ -6,3 +7,4 @@ pub mod extract;
 pub mod fetch;
 pub mod normalize;
 pub mod publish;
+pub mod validate;

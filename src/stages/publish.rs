@@ -2,6 +2,7 @@
 //! report, into a staging folder that is renamed into place only when everything is written.
 //! A failed run leaves the previously published release untouched.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -10,8 +11,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::read::Format;
+use crate::report;
 use crate::stages::extract::Extracted;
 use crate::stages::normalize::{CrossCheck, FormatSummary, Normalized};
+use crate::stages::validate::Report;
 use crate::tables::{Kind, Table, TableKind, Value};
 
 /// What was published, for the caller to report.
@@ -19,6 +22,10 @@ use crate::tables::{Kind, Table, TableKind, Value};
 pub struct Published {
     pub release_id: String,
     pub folder: PathBuf,
+    /// False only when published with --allow-invalid despite validation errors.
+    pub valid: bool,
+    pub validation_errors: usize,
+    pub validation_warnings: usize,
     pub tables: Vec<PublishedTable>,
     pub missing_tables: Vec<TableKind>,
     pub warnings: Vec<String>,
@@ -38,6 +45,8 @@ pub struct PublishedTable {
 #[derive(Debug, Serialize)]
 struct IngestReport<'a> {
     release_id: String,
+    /// False when validation found errors and the release was published anyway.
+    valid: bool,
     released: Option<&'a str>,
     source: &'a str,
     archive_sha256: Option<&'a str>,
@@ -59,7 +68,12 @@ struct MemberEntry<'a> {
 }
 
 /// Writes `output/releases/<ID>/` atomically: staging, then one rename.
-pub fn publish(output: &Path, extracted: &Extracted, normalized: &Normalized) -> Result<Published> {
+pub fn publish(
+    output: &Path,
+    extracted: &Extracted,
+    normalized: &Normalized,
+    validation: &Report,
+) -> Result<Published> {
     let release_id = normalized.release_id.to_string();
     let releases = output.join("releases");
     let staging_root = output.join(".staging");
@@ -72,7 +86,7 @@ pub fn publish(output: &Path, extracted: &Extracted, normalized: &Normalized) ->
     }
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
 
-    let result = write_release(&staging, extracted, normalized);
+    let result = write_release(&staging, extracted, normalized, validation);
     let tables = match result {
         Ok(tables) => tables,
         Err(err) => {
@@ -85,6 +99,9 @@ pub fn publish(output: &Path, extracted: &Extracted, normalized: &Normalized) ->
     Ok(Published {
         release_id,
         folder: target,
+        valid: validation.valid,
+        validation_errors: validation.errors,
+        validation_warnings: validation.warnings,
         tables,
         missing_tables: normalized.missing.clone(),
         warnings: normalized.warnings.clone(),
@@ -95,6 +112,7 @@ fn write_release(
     dir: &Path,
     extracted: &Extracted,
     normalized: &Normalized,
+    validation: &Report,
 ) -> Result<Vec<PublishedTable>> {
     let mut published = Vec::new();
     for (kind, normalized_table) in &normalized.tables {
@@ -109,7 +127,16 @@ fn write_release(
             cross_checks: normalized_table.cross_checks.clone(),
         });
     }
+    write_text(
+        &dir.join("validation.json"),
+        &report::validation::json(validation),
+    )?;
+    write_text(
+        &dir.join("validation.md"),
+        &report::validation::markdown(validation),
+    )?;
     let report = IngestReport {
+        valid: validation.valid,
         release_id: normalized.release_id.to_string(),
         released: normalized.released.as_deref(),
         source: &extracted.source,
@@ -140,6 +167,10 @@ fn write_release(
     Ok(published)
 }
 
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
 /// Replaces `target` with `staging`; the old folder is moved aside first and removed last, so
 /// at every instant one complete version is in place or being renamed.
 fn swap_into_place(staging: &Path, target: &Path, staging_root: &Path) -> Result<()> {
@@ -165,6 +196,50 @@ fn swap_into_place(staging: &Path, target: &Path, staging_root: &Path) -> Result
         fs::remove_dir_all(&previous).map_err(|e| Error::io(&previous, e))?;
     }
     Ok(())
+}
+
+/// A published release read back: its id (the folder name) and the tables it holds.
+pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<TableKind, Table>)> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let id = name.parse().map_err(|e: String| {
+        Error::Release(format!(
+            "{}: not a published release folder ({e})",
+            dir.display()
+        ))
+    })?;
+    let mut tables = BTreeMap::new();
+    for kind in TableKind::ALL {
+        let path = dir.join(format!("{}.csv", kind.name()));
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let grid = crate::read::csv::read(&path.display().to_string(), &bytes)?;
+        tables.insert(kind, Table::from_canonical(kind, &grid)?);
+    }
+    if tables.is_empty() {
+        return Err(Error::Release(format!(
+            "{}: no published tables (pprrvu.csv, gpci.csv, ...) in this folder",
+            dir.display()
+        )));
+    }
+    Ok((id, tables))
+}
+
+/// The latest release published under `output` that comes before `id` (the prior release).
+pub fn prior_release(output: &Path, id: crate::catalog::ReleaseId) -> Option<PathBuf> {
+    let entries = fs::read_dir(output.join("releases")).ok()?;
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let other: crate::catalog::ReleaseId = e.file_name().to_string_lossy().parse().ok()?;
+            (other < id).then(|| (other, e.path()))
+        })
+        .max_by_key(|(other, _)| *other)
+        .map(|(_, path)| path)
 }
 
 /// CSV with the canonical header; decimals at their precision, booleans as true/false.

@@ -275,6 +275,51 @@ impl Table {
         self.kind.columns()
     }
 
+    /// Reads a table back from the canonical CSV this tool publishes (header = column names).
+    pub fn from_canonical(kind: TableKind, grid: &Grid) -> Result<Table> {
+        let spec = kind.columns();
+        let names: Vec<&str> = spec.iter().map(|c| c.name).collect();
+        let header: Vec<&str> = grid
+            .rows
+            .first()
+            .map(|r| r.cells.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        if header != names {
+            return Err(Error::SchemaDrift {
+                location: Box::new(grid.file_location().with_row(1)),
+                table: kind.name(),
+                details: format!(
+                    "the header is not the canonical one (expected {})",
+                    names.join(",")
+                ),
+            });
+        }
+        let mut rows = Vec::with_capacity(grid.rows.len().saturating_sub(1));
+        for row in &grid.rows[1..] {
+            let values = spec
+                .iter()
+                .enumerate()
+                .map(|(i, column)| {
+                    parse_canonical(row.cell(i), column.kind).map_err(|expected| Error::BadValue {
+                        location: Box::new(grid.location(row.number, column.name)),
+                        value: row.cell(i).to_string(),
+                        expected,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            rows.push(Record {
+                values,
+                source_row: row.number,
+            });
+        }
+        Ok(Table {
+            kind,
+            file: grid.file_location().to_string(),
+            rows,
+            skipped_rows: 0,
+        })
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns().iter().position(|c| c.name == name)
     }
@@ -551,6 +596,20 @@ pub fn parse_value(cell: &str, kind: Kind) -> Result<Value, String> {
                 Err(format!("expected '{truthy}' or blank"))
             }
         }
+    }
+}
+
+/// Parses a cell of the canonical CSV (flags are `true` / `false` there).
+fn parse_canonical(cell: &str, kind: Kind) -> Result<Value, String> {
+    match kind {
+        Kind::Flag { .. } => match cell {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            "" => Ok(Value::Null),
+            _ => Err("expected true or false".to_string()),
+        },
+        Kind::Code { .. } if !cell.is_empty() => Ok(Value::Text(cell.to_string())),
+        other => parse_value(cell, other),
     }
 }
 

@@ -1,0 +1,135 @@
+//! `rvu validate`, `rvu rules` and validation inside `rvu ingest`, through the binary.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn rvu() -> Command {
+    Command::cargo_bin("rvu").unwrap()
+}
+
+fn run(args: &[&str], out: &Path) -> (Option<i32>, String, String) {
+    let output = rvu().args(args).arg("--output").arg(out).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn fixture(name: &str) -> String {
+    common::fixtures().join(name).display().to_string()
+}
+
+/// A copy of a fixture release folder whose PPRRVU csv has one wrong total.
+fn broken_release(dir: &Path) -> String {
+    let bytes = fs::read(common::fixtures().join("rvu99b.zip")).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let folder = dir.join("RVU99B");
+    fs::create_dir_all(&folder).unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut archive.by_name("PPRRVU2099_Apr.csv").unwrap(),
+        &mut raw,
+    )
+    .unwrap();
+    let csv = encoding_rs::WINDOWS_1252.decode(&raw).0.into_owned();
+    let broken = csv.replacen(
+        ",1.30,1.35,,0.57,,0.10,2.75,",
+        ",1.30,1.35,,0.57,,0.10,2.80,",
+        1,
+    );
+    assert_ne!(broken, csv);
+    fs::write(
+        folder.join("PPRRVU2099_Apr.csv"),
+        encoding_rs::WINDOWS_1252.encode(&broken).0,
+    )
+    .unwrap();
+    folder.display().to_string()
+}
+
+#[test]
+fn rules_lists_the_catalog() {
+    let output = rvu().arg("rules").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("pprrvu.total.nonfacility"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("pprrvu.global.split") && l.contains("warning"))
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        rvu_pipeline::stages::validate::RULES.len()
+    );
+}
+
+#[test]
+fn validate_exit_codes_and_formats() {
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(&["validate", &fixture("rvu99a.zip")], out.path());
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("RVU99A: 32 rules, 0 failed with errors"),
+        "{stdout}"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let broken = broken_release(work.path());
+    let (code, stdout, _) = run(&["validate", &broken, "--format", "junit"], out.path());
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("<failure message=\"1 finding(s)"),
+        "{stdout}"
+    );
+    let (_, markdown, _) = run(&["validate", &broken, "--format", "markdown"], out.path());
+    assert!(
+        markdown.contains("| ERROR | `pprrvu.total.nonfacility` | pprrvu | 1 |"),
+        "{markdown}"
+    );
+
+    let (code, _, stderr) = run(&["validate", "/nonexistent/rvu99a.zip"], out.path());
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+#[test]
+fn ingest_validates_against_the_prior_release_and_refuses_errors() {
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(&["ingest", &fixture("rvu99a.zip")], out.path());
+    assert_eq!(code, Some(0), "{stdout}");
+    let release = out.path().join("releases/RVU99A");
+    assert!(release.join("validation.json").is_file() && release.join("validation.md").is_file());
+    let (code, stdout, _) = run(&["ingest", &fixture("rvu99b.zip")], out.path());
+    assert_eq!(code, Some(0), "{stdout}");
+    let report = fs::read_to_string(out.path().join("releases/RVU99B/validation.json")).unwrap();
+    assert!(
+        report.contains("\"prior_release_id\": \"RVU99A\""),
+        "{report}"
+    );
+
+    // A broken re-issue of RVU99B is refused, and the published RVU99B stays as it was.
+    let before = fs::read(out.path().join("releases/RVU99B/pprrvu.csv")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let broken = broken_release(work.path());
+    let (code, _, stderr) = run(&["ingest", &broken], out.path());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ERROR pprrvu.total.nonfacility (1 finding)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: RVU99B is not valid"), "{stderr}");
+    assert_eq!(
+        fs::read(out.path().join("releases/RVU99B/pprrvu.csv")).unwrap(),
+        before
+    );
+
+    // --allow-invalid publishes it, marked.
+    let (code, stdout, _) = run(&["ingest", &broken, "--allow-invalid"], out.path());
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("PUBLISHED INVALID"), "{stdout}");
+    let ingest = fs::read_to_string(out.path().join("releases/RVU99B/ingest.json")).unwrap();
+    assert!(ingest.contains("\"valid\": false"), "{ingest}");
+}
