@@ -10,6 +10,8 @@ use crate::catalog::ReleaseId;
 use crate::error::Error;
 use crate::read::Format;
 use crate::report;
+use crate::report::changes;
+use crate::stages::diff::{self, ReleaseInfo, Side};
 use crate::stages::{extract, normalize, publish};
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +78,8 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
     for warning in &normalized.warnings {
         tracing::warn!("{warning}");
     }
-    let mut validation = super::validate::against_prior(&normalized, &args.output)?;
+    let prior = super::validate::load_prior(&args.output, normalized.release_id)?;
+    let mut validation = super::validate::against_prior(&normalized, prior.as_ref());
     if args.allow_format_mismatch {
         validation.downgrade("format.agree");
     }
@@ -92,6 +95,10 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         .into());
     }
     let published = publish::publish(&args.output, &extracted, &normalized, &validation)?;
+    let changes = match &prior {
+        Some(prior) => Some(diff_against(prior, &extracted, &normalized, &args.output)?),
+        None => None,
+    };
     let mut out = std::io::stdout().lock();
     // A closed stdout (`| head`) is not an error worth a panic.
     let _ = if args.json {
@@ -99,9 +106,50 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(out))
     } else {
-        write_summary(&mut out, &published, started.elapsed().as_secs_f64())
+        write_summary(&mut out, &published, started.elapsed().as_secs_f64()).and_then(|_| {
+            match &changes {
+                Some(folder) => {
+                    writeln!(out, "  changes: {}", folder.join("report.html").display())
+                }
+                None => writeln!(out, "  changes: none (no earlier release published here)"),
+            }
+        })
     };
     Ok(())
+}
+
+/// Diffs the new release against the prior one into OUTPUT/changes/<prior>..<new>/.
+fn diff_against(
+    prior: &super::diff::Loaded,
+    extracted: &extract::Extracted,
+    normalized: &normalize::Normalized,
+    output: &Path,
+) -> anyhow::Result<PathBuf> {
+    let current = Side {
+        id: normalized.release_id,
+        info: ReleaseInfo {
+            release_id: normalized.release_id.to_string(),
+            released: normalized.released.clone(),
+            source: Some(extracted.source.clone()),
+            sha256: extracted.archive.as_ref().map(|(_, sha)| sha.clone()),
+        },
+        tables: normalized
+            .tables
+            .iter()
+            .map(|(k, t)| (*k, &t.table))
+            .collect(),
+    };
+    let diff = diff::diff(&prior.side(), &current);
+    let options = changes::ReportOptions {
+        cpt_descriptions: true,
+    };
+    Ok(changes::write(
+        output,
+        &diff,
+        &prior.side(),
+        &current,
+        &options,
+    )?)
 }
 
 fn parse_formats(text: &str) -> anyhow::Result<Option<Vec<Format>>> {

@@ -1,5 +1,6 @@
 //! The `rvu` command line: one file per command; this file only declares and dispatches.
 
+pub mod diff;
 pub mod fetch;
 pub mod fixtures;
 pub mod ingest;
@@ -37,6 +38,8 @@ pub enum Command {
     Releases(releases::Args),
     /// Download release zips into OUTPUT/raw/, once each, recording versions in its catalog.
     Fetch(fetch::Args),
+    /// What changed between two releases: change data and reports in OUTPUT/changes/A..B/.
+    Diff(diff::Args),
     /// Check a release against the rule catalog (exit 1 on errors).
     Validate(validate::Args),
     /// List the validation rules.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Releases(args) => releases::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Fixtures(args) => fixtures::run(args),

@@ -79,18 +79,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Validates a freshly normalized release against the latest release published before it.
-pub fn against_prior(normalized: &Normalized, output: &Path) -> anyhow::Result<Report> {
-    let prior = publish::prior_release(output, normalized.release_id)
-        .map(|dir| publish::load_release(&dir))
-        .transpose()?;
-    let prior_subject = prior
-        .as_ref()
-        .map(|(id, tables)| Subject::from_tables(*id, tables));
-    Ok(validate(
+/// The latest release published under `output` before `id`, read back.
+pub fn load_prior(output: &Path, id: ReleaseId) -> anyhow::Result<Option<super::diff::Loaded>> {
+    let Some(dir) = publish::prior_release(output, id) else {
+        return Ok(None);
+    };
+    let (prior_id, tables) = publish::load_release(&dir)?;
+    let info = publish::release_info(&dir, prior_id);
+    Ok(Some(super::diff::Loaded {
+        id: prior_id,
+        info,
+        tables,
+    }))
+}
+
+/// Validates a freshly normalized release against a prior one.
+pub fn against_prior(normalized: &Normalized, prior: Option<&super::diff::Loaded>) -> Report {
+    let prior_subject = prior.map(|p| Subject::from_tables(p.id, &p.tables));
+    validate(
         &Subject::from_normalized(normalized),
         prior_subject.as_ref(),
-    ))
+    )
 }
 
 fn load(path: &str, output: &Path, release: Option<ReleaseId>) -> anyhow::Result<Loaded> {

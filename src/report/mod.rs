@@ -1,5 +1,6 @@
 //! Reports for people and CI systems.
 
+pub mod changes;
 pub mod validation;
 
 /// Escapes text for XML and HTML.

@@ -229,6 +229,21 @@ pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<T
     Ok((id, tables))
 }
 
+/// The release facts a published release recorded in its ingest.json.
+pub fn release_info(dir: &Path, id: crate::catalog::ReleaseId) -> crate::stages::diff::ReleaseInfo {
+    let json: serde_json::Value = fs::read(dir.join("ingest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    crate::stages::diff::ReleaseInfo {
+        release_id: id.to_string(),
+        released: text("released"),
+        source: text("source"),
+        sha256: text("archive_sha256"),
+    }
+}
+
 /// The latest release published under `output` that comes before `id` (the prior release).
 pub fn prior_release(output: &Path, id: crate::catalog::ReleaseId) -> Option<PathBuf> {
     let entries = fs::read_dir(output.join("releases")).ok()?;
