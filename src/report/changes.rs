@@ -469,16 +469,7 @@ impl<'a> Facts<'a> {
             match c.pct_delta {
                 None => from_zero += 1,
                 Some(p) => {
-                    let bin = BINS
-                        .iter()
-                        .position(|(_, upper)| {
-                            if *upper <= 0.0 {
-                                p <= *upper
-                            } else {
-                                p <= *upper
-                            }
-                        })
-                        .unwrap_or(9);
+                    let bin = BINS.iter().position(|(_, upper)| p <= *upper).unwrap_or(9);
                     counts[bin] += 1;
                 }
             }
@@ -580,8 +571,8 @@ fn markdown(f: &Facts) -> String {
     let payable = f.payable_moves();
     let _ = writeln!(
         o,
-        "{} codes changed status; {} moved between payable (A, R, T) and not payable.\n",
-        f.status_moves.len(),
+        "{} changed status; {} moved between payable (A, R, T) and not payable.\n",
+        codes(f.status_moves.len()),
         payable.len()
     );
     if !f.status_moves.is_empty() {
@@ -599,8 +590,8 @@ fn markdown(f: &Facts) -> String {
     let _ = writeln!(o, "\n## Work RVU changes ({})\n", f.work_changes.len());
     let _ = writeln!(
         o,
-        "{} more codes changed only in practice expense or malpractice RVUs.\n",
-        f.pe_mp_only
+        "{} changed only in practice expense or malpractice RVUs (work unchanged).\n",
+        codes(f.pe_mp_only)
     );
     if !f.work_changes.is_empty() {
         o.push_str("| code | description | work before | work after | change | % |\n|---|---|---:|---:|---:|---:|\n");
@@ -692,6 +683,9 @@ fn markdown(f: &Facts) -> String {
     }
 
     let _ = writeln!(o, "\n## Description changes ({})\n", f.descriptions.len());
+    if f.descriptions.is_empty() {
+        o.push_str("None.\n");
+    }
     for c in f.descriptions.iter().take(LIST) {
         let code = c.key_value("hcpcs").unwrap_or("");
         if !f.options.cpt_descriptions && is_licensed(code) {
@@ -758,6 +752,14 @@ fn markdown(f: &Facts) -> String {
         }
     }
     o
+}
+
+fn codes(n: usize) -> String {
+    if n == 1 {
+        "1 code".to_string()
+    } else {
+        format!("{n} codes")
+    }
 }
 
 fn short_key(c: &Change) -> String {
@@ -856,7 +858,7 @@ fn html(f: &Facts) -> String {
     let _ = write!(
         o,
         "<h2>Status transitions</h2><p>{} codes changed status; {} moved between payable (A, R, T) and not payable.</p>",
-        f.status_moves.len(),
+        codes(f.status_moves.len()),
         f.payable_moves().len()
     );
     o.push_str(&status_matrix_html(d));
@@ -881,9 +883,9 @@ fn html(f: &Facts) -> String {
 
     let _ = write!(
         o,
-        "\n<h2>Work RVU changes ({})</h2><p>{} more codes changed only in practice expense or malpractice RVUs.</p>",
+        "\n<h2>Work RVU changes ({})</h2><p>{} changed only in practice expense or malpractice RVUs (work unchanged).</p>",
         f.work_changes.len(),
-        f.pe_mp_only
+        codes(f.pe_mp_only)
     );
     o.push_str(&histogram_svg(&f.work_histogram()));
     if !f.work_changes.is_empty() {

@@ -379,7 +379,14 @@ fn cf_by_variant(side: &Side) -> BTreeMap<String, String> {
 
 fn conversion_factors(from: &Side, to: &Side) -> Vec<CfChange> {
     let (before, after) = (cf_by_variant(from), cf_by_variant(to));
-    let variants: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    // A release with one variant stands for each variant of the other (2025 -> 2026).
+    let variants: BTreeSet<&String> = if before.len() == 1 && !after.is_empty() {
+        after.keys().collect()
+    } else if after.len() == 1 {
+        before.keys().collect()
+    } else {
+        before.keys().chain(after.keys()).collect()
+    };
     variants
         .into_iter()
         .map(|v| CfChange {
