@@ -343,3 +343,23 @@ fn a_missing_input_is_a_usage_error() {
     assert!(stderr.contains("/nonexistent/rvu25a.zip"), "{stderr}");
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn a_published_release_reads_back_exactly() {
+    use rvu_pipeline::stages::{extract, normalize, publish};
+    let out = tempfile::tempdir().unwrap();
+    ingest_ok(&fixture("rvu99a.zip"), out.path(), &[]);
+    let (id, tables) = publish::load_release(&out.path().join("releases/RVU99A")).unwrap();
+    assert_eq!(id.to_string(), "RVU99A");
+    let path = fixture("rvu99a.zip");
+    let extracted = extract::extract(&path, &extract::Limits::default()).unwrap();
+    let normalized = normalize::normalize(&extracted, &path, &Default::default()).unwrap();
+    assert_eq!(tables.len(), 5);
+    for (kind, table) in &tables {
+        let original = &normalized.tables[kind].table;
+        let values = |t: &rvu_pipeline::tables::Table| {
+            t.rows.iter().map(|r| r.values.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(values(table), values(original), "{kind}");
+    }
+}

@@ -133,3 +133,37 @@ fn ingest_validates_against_the_prior_release_and_refuses_errors() {
     let ingest = fs::read_to_string(out.path().join("releases/RVU99B/ingest.json")).unwrap();
     assert!(ingest.contains("\"valid\": false"), "{ingest}");
 }
+
+#[test]
+fn diff_writes_change_data_and_reports() {
+    let out = tempfile::tempdir().unwrap();
+    for name in ["rvu99a.zip", "rvu99b.zip"] {
+        let (code, stdout, _) = run(&["ingest", &fixture(name)], out.path());
+        assert_eq!(code, Some(0), "{stdout}");
+    }
+    // ingest diffed RVU99B against RVU99A already; `rvu diff` writes the same files.
+    let folder = out.path().join("changes/RVU99A..RVU99B");
+    let before: Vec<Vec<u8>> = ["changes.csv", "summary.json"]
+        .iter()
+        .map(|f| fs::read(folder.join(f)).unwrap())
+        .collect();
+    let (code, stdout, _) = run(&["diff", "RVU99A", "RVU99B"], out.path());
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("pprrvu        1 added       1 deleted       2 changed"),
+        "{stdout}"
+    );
+    for (file, old) in ["changes.csv", "summary.json"].iter().zip(before) {
+        assert!(
+            fs::read(folder.join(file)).unwrap() == old,
+            "{file} differs"
+        );
+    }
+    for file in ["changes.parquet", "report.md", "report.html"] {
+        assert!(folder.join(file).is_file(), "{file}");
+    }
+    let csv = fs::read_to_string(folder.join("changes.csv")).unwrap();
+    assert!(csv.contains(
+        "RVU99A,RVU99B,pprrvu,changed,variant=standard hcpcs=99214 modifier=,standard,99214,,,,work_rvu,1.92,1.99,0.07,3.65"
+    ), "{csv}");
+}

@@ -3,13 +3,25 @@
 use super::{Grid, Row, decode_windows_1252};
 use crate::error::{Error, Location, Result};
 
-/// Reads CSV bytes into a grid. Rows keep their physical line numbers, so an error can point
-/// at the line a user sees in an editor.
+/// Reads CMS CSV bytes (Windows-1252) into a grid. Rows keep their physical line numbers, so
+/// an error can point at the line a user sees in an editor.
 pub fn read(file: &str, bytes: &[u8]) -> Result<Grid> {
-    let text = decode_windows_1252(bytes);
+    read_text(file, &decode_windows_1252(bytes))
+}
+
+/// Reads UTF-8 CSV (what this tool publishes) into a grid.
+pub fn read_utf8(file: &str, bytes: &[u8]) -> Result<Grid> {
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::Parse {
+        location: Location::file(file),
+        message: format!("not UTF-8: {e}"),
+    })?;
+    read_text(file, text)
+}
+
+fn read_text(file: &str, text: &str) -> Result<Grid> {
     // The csv crate treats a bare CR as a line end only in some positions; normalising to LF
     // keeps one rule for CRLF, LF and CR files. Quoted fields in CMS files never span lines.
-    let text = normalise_line_ends(&text);
+    let text = normalise_line_ends(text);
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -857,7 +857,7 @@ fn html(f: &Facts) -> String {
 
     let _ = write!(
         o,
-        "<h2>Status transitions</h2><p>{} codes changed status; {} moved between payable (A, R, T) and not payable.</p>",
+        "<h2>Status transitions</h2><p>{} changed status; {} moved between payable (A, R, T) and not payable.</p>",
         codes(f.status_moves.len()),
         f.payable_moves().len()
     );

@@ -217,7 +217,7 @@ pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<T
             continue;
         }
         let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let grid = crate::read::csv::read(&path.display().to_string(), &bytes)?;
+        let grid = crate::read::csv::read_utf8(&path.display().to_string(), &bytes)?;
         tables.insert(kind, Table::from_canonical(kind, &grid)?);
     }
     if tables.is_empty() {
