@@ -119,11 +119,13 @@ fn diff_and_reports(c: &mut Criterion) {
         read(&samples().join("RVU25A")),
         read(&samples().join("RVU25D")),
     );
-    let side = |n: &normalize::Normalized| diff::Side {
-        id: n.release_id,
-        info: diff::ReleaseInfo::default(),
-        tables: n.tables.iter().map(|(k, t)| (*k, &t.table)).collect(),
-    };
+    fn side(n: &normalize::Normalized) -> diff::Side<'_> {
+        diff::Side {
+            id: n.release_id,
+            info: diff::ReleaseInfo::default(),
+            tables: n.tables.iter().map(|(k, t)| (*k, &t.table)).collect(),
+        }
+    }
     let out = std::env::temp_dir().join(format!("rvu-bench-diff-{}", std::process::id()));
     let report = changes::ReportOptions {
         cpt_descriptions: true,
