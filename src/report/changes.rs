@@ -32,7 +32,8 @@ pub fn write(
     to: &Side,
     options: &ReportOptions,
 ) -> Result<PathBuf> {
-    let name = format!("{}..{}", diff.from.release_id, diff.to.release_id);
+    // Named from the typed ids (never from free text), so the folder cannot escape `changes/`.
+    let name = format!("{}..{}", from.id, to.id);
     let root = output.join("changes");
     let staging = output
         .join(".staging")

@@ -123,9 +123,13 @@ pub fn diff(from: &Side, to: &Side) -> Diff {
         let summary = diff_table(kind, old, new, &mut changes);
         tables.insert(kind, summary);
     }
+    let info = |side: &Side| ReleaseInfo {
+        release_id: side.id.to_string(),
+        ..side.info.clone()
+    };
     Diff {
-        from: from.info.clone(),
-        to: to.info.clone(),
+        from: info(from),
+        to: info(to),
         tables,
         conversion_factors: conversion_factors(from, to),
         status_transitions: status_transitions(from, to),

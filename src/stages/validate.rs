@@ -492,6 +492,13 @@ pub fn validate(subject: &Subject, prior: Option<&Subject>) -> Report {
     }
 }
 
+/// Runs one rule alone and returns its number of findings (for timing and tools).
+pub fn validate_rule(id: &str, subject: &Subject, prior: Option<&Subject>) -> usize {
+    let mut c = Collector::new();
+    run_rule(id, subject, prior, &mut c);
+    c.count
+}
+
 fn run_rule(id: &str, s: &Subject, prior: Option<&Subject>, c: &mut Collector) {
     if let Some((_, column, allowed)) = DOMAINS.iter().find(|(rule, ..)| *rule == id) {
         return with_table(s, TableKind::Pprrvu, c, |t, c| {
@@ -590,12 +597,19 @@ fn kind_name(kind: Kind) -> &'static str {
 
 fn types(table: &Table, c: &mut Collector) {
     let key_columns = table.kind.key();
-    for record in &table.rows {
-        for (spec, value) in table.columns().iter().zip(&record.values) {
-            let required = key_columns.contains(&spec.name)
+    let required: Vec<bool> = table
+        .columns()
+        .iter()
+        .map(|spec| {
+            key_columns.contains(&spec.name)
                 || spec.name == "release_id"
                 || matches!(spec.kind, Kind::Decimal { .. } | Kind::Flag { .. })
-                    && (spec.required || spec.aliases.is_empty());
+                    && (spec.required || spec.aliases.is_empty())
+        })
+        .collect();
+    for record in &table.rows {
+        for ((spec, value), &required) in table.columns().iter().zip(&record.values).zip(&required)
+        {
             let ok = match (value, spec.kind) {
                 (Value::Null, Kind::KeyText) => false,
                 (Value::Null, _) => !required,
@@ -647,8 +661,11 @@ fn precision(table: &Table, c: &mut Collector) {
 }
 
 fn domain(table: &Table, column: &str, allowed: &[&str], c: &mut Collector) {
+    let Some(i) = table.column_index(column) else {
+        return c.skip(format!("no {column} column"));
+    };
     for record in &table.rows {
-        let value = text(table, record, column);
+        let value = record.values[i].as_text().unwrap_or("");
         if !allowed.contains(&value) {
             c.add(
                 "pprrvu",
@@ -661,25 +678,40 @@ fn domain(table: &Table, column: &str, allowed: &[&str], c: &mut Collector) {
     }
 }
 
+/// Column indexes looked up once per rule, not once per row.
+fn indexes<const N: usize>(table: &Table, names: [&str; N]) -> Option<[usize; N]> {
+    let mut out = [0; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = table.column_index(name)?;
+    }
+    Some(out)
+}
+
+fn dec_at(record: &Record, i: usize) -> Option<i64> {
+    match record.values[i] {
+        Value::Dec(m) => Some(m),
+        _ => None,
+    }
+}
+
 fn total(table: &Table, total_column: &str, pe_column: &str, c: &mut Collector) {
+    let Some([work, pe, mp, total]) =
+        indexes(table, ["work_rvu", pe_column, "mp_rvu", total_column])
+    else {
+        return c.skip("the RVU columns are missing");
+    };
     for record in &table.rows {
-        let parts = [
-            dec(table, record, "work_rvu"),
-            dec(table, record, pe_column),
-            dec(table, record, "mp_rvu"),
-        ];
-        let (Some(total), [Some(w), Some(pe), Some(mp)]) =
-            (dec(table, record, total_column), parts)
-        else {
+        let parts = [dec_at(record, work), dec_at(record, pe), dec_at(record, mp)];
+        let (Some(stated), [Some(w), Some(p), Some(m)]) = (dec_at(record, total), parts) else {
             continue; // empty cells are schema.types findings
         };
-        let sum = w + pe + mp;
-        if (total - sum).abs() > 1 {
+        let sum = w + p + m;
+        if (stated - sum).abs() > 1 {
             c.add(
                 "pprrvu",
                 key_label(table, record),
                 total_column,
-                format_decimal(total, 2),
+                format_decimal(stated, 2),
                 format_decimal(sum, 2),
             );
         }
@@ -687,13 +719,20 @@ fn total(table: &Table, total_column: &str, pe_column: &str, c: &mut Collector) 
 }
 
 fn global_split(table: &Table, c: &mut Collector) {
+    let Some([global, pre, intra, post]) = indexes(
+        table,
+        ["global_days", "preop_pct", "intraop_pct", "postop_pct"],
+    ) else {
+        return c.skip("the global surgery columns are missing");
+    };
     for record in &table.rows {
-        if !matches!(text(table, record, "global_days"), "010" | "090") {
+        if !matches!(record.values[global].as_text(), Some("010" | "090")) {
             continue;
         }
-        let shares = ["preop_pct", "intraop_pct", "postop_pct"]
-            .map(|col| dec(table, record, col).unwrap_or(0));
-        let sum: i64 = shares.iter().sum();
+        let sum: i64 = [pre, intra, post]
+            .map(|i| dec_at(record, i).unwrap_or(0))
+            .iter()
+            .sum();
         if sum != 100 {
             c.add(
                 "pprrvu",
@@ -707,18 +746,44 @@ fn global_split(table: &Table, c: &mut Collector) {
 }
 
 fn unique_keys(table: &Table, c: &mut Collector) {
-    let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
+    let key = table.key_indexes();
+    fn key_of<'r>(key: &[usize], r: &'r Record) -> Vec<&'r Value> {
+        key.iter().map(|&i| &r.values[i]).collect()
+    }
+    let mut report = |record: &Record| {
+        c.add(
+            table.kind.name(),
+            key_label(table, record),
+            "(key)",
+            "listed more than once".into(),
+            "once".into(),
+        );
+    };
+    // Tables are sorted by key, so duplicates sit side by side; an unsorted table is hashed.
+    let sorted = table
+        .rows
+        .windows(2)
+        .all(|w| key_of(&key, &w[0]) <= key_of(&key, &w[1]));
+    if sorted {
+        let mut previous: Option<Vec<&Value>> = None;
+        let mut reported = false;
+        for record in &table.rows {
+            let current = key_of(&key, record);
+            let same = previous.as_ref() == Some(&current);
+            if same && !reported {
+                report(record);
+            }
+            reported = same && (reported || previous.is_some());
+            previous = Some(current);
+        }
+        return;
+    }
+    let mut seen: HashMap<Vec<&Value>, usize> = HashMap::new();
     for record in &table.rows {
-        let count = seen.entry(table.key_of(record)).or_default();
+        let count = seen.entry(key_of(&key, record)).or_default();
         *count += 1;
         if *count == 2 {
-            c.add(
-                table.kind.name(),
-                key_label(table, record),
-                "(key)",
-                "listed more than once".into(),
-                "once".into(),
-            );
+            report(record);
         }
     }
 }
@@ -928,6 +993,39 @@ fn formats(s: &Subject, prose: bool, c: &mut Collector) {
     }
 }
 
+/// Distinct natural keys; sorted tables (all of ours) are counted by comparing neighbours.
+fn distinct_keys(table: &Table) -> usize {
+    let key = table.key_indexes();
+    let key_of = |r: &Record| -> Vec<Value> { key.iter().map(|&i| r.values[i].clone()).collect() };
+    let same = |a: &Record, b: &Record| key.iter().all(|&i| a.values[i] == b.values[i]);
+    let sorted = table.rows.windows(2).all(|w| {
+        key.iter()
+            .map(|&i| &w[0].values[i])
+            .le(key.iter().map(|&i| &w[1].values[i]))
+    });
+    if sorted {
+        1.min(table.rows.len())
+            + table
+                .rows
+                .windows(2)
+                .filter(|w| !same(&w[0], &w[1]))
+                .count()
+    } else {
+        table.rows.iter().map(key_of).collect::<HashSet<_>>().len()
+    }
+}
+
+fn variant_set(table: &Table) -> BTreeSet<&str> {
+    match table.column_index("variant") {
+        Some(i) => table
+            .rows
+            .iter()
+            .filter_map(|r| r.values[i].as_text())
+            .collect(),
+        None => BTreeSet::new(),
+    }
+}
+
 /// Distinct natural keys without the variant, so 2026's split of ANES and PPRRVU into QPP and
 /// non-QPP rows is not a doubling of content.
 fn content_rows(table: &Table) -> usize {
@@ -951,7 +1049,12 @@ fn row_counts(s: &Subject, prior: &Subject, c: &mut Collector) {
         let Some(before) = prior.tables.get(kind) else {
             continue;
         };
-        let (old, new) = (content_rows(before), content_rows(table));
+        // Same variants on both sides: distinct full keys, counted without hashing.
+        let (old, new) = if variant_set(before) == variant_set(table) {
+            (distinct_keys(before), distinct_keys(table))
+        } else {
+            (content_rows(before), content_rows(table))
+        };
         if old > 0 && (new as f64 - old as f64).abs() / old as f64 > 0.10 {
             c.add(
                 kind.name(),
@@ -971,18 +1074,31 @@ fn canaries(s: &Subject, prior: &Subject, work: bool, c: &mut Collector) {
     ) else {
         return c.skip("needs PPRRVU in both releases");
     };
-    let find = |t: &'_ Table, hcpcs: &str, modifier: &str| -> Option<Option<i64>> {
+    // One pass per table, keeping only the canary rows.
+    let canary_work = |t: &'_ Table| -> HashMap<(String, String), Option<i64>> {
+        let Some([h, m, w]) = indexes(t, ["hcpcs", "modifier", "work_rvu"]) else {
+            return HashMap::new();
+        };
         t.rows
             .iter()
-            .find(|r| text(t, r, "hcpcs") == hcpcs && text(t, r, "modifier") == modifier)
-            .map(|r| dec(t, r, "work_rvu"))
+            .filter_map(|r| {
+                let code = (r.values[h].as_text()?, r.values[m].as_text().unwrap_or(""));
+                CANARIES
+                    .contains(&code)
+                    .then(|| ((code.0.to_string(), code.1.to_string()), dec_at(r, w)))
+            })
+            .collect()
+    };
+    let (now_work, before_work) = (canary_work(now), canary_work(before));
+    let find = |map: &HashMap<(String, String), Option<i64>>, hcpcs: &str, modifier: &str| {
+        map.get(&(hcpcs.to_string(), modifier.to_string())).copied()
     };
     for (hcpcs, modifier) in CANARIES {
         let key = format!("hcpcs={hcpcs} modifier={modifier}");
-        let Some(old) = find(before, hcpcs, modifier) else {
+        let Some(old) = find(&before_work, hcpcs, modifier) else {
             continue;
         };
-        match (find(now, hcpcs, modifier), work) {
+        match (find(&now_work, hcpcs, modifier), work) {
             (None, false) => c.add(
                 "pprrvu",
                 key,
