@@ -7,7 +7,7 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::header::{
     CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED,
     RANGE,
@@ -207,7 +207,8 @@ fn partial_dir(output: &Path) -> PathBuf {
 }
 
 fn new_bar(id: ReleaseId, url: &Url) -> ProgressBar {
-    let bar = ProgressBar::new(0);
+    // Hidden until the MultiProgress adopts it: drawing before that leaves ghost lines.
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
     let style = ProgressStyle::with_template(
         "{prefix:8} [{bar:30}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12} {msg}",
     )
@@ -247,8 +248,8 @@ impl Job {
         };
         if let Some(bar) = &self.bar {
             match &result {
-                Ok(Fetched::NotModified) => bar.finish_with_message("unchanged (304)"),
-                Ok(Fetched::Content(_)) => bar.finish_with_message("done"),
+                // The outcome table printed at the end tells the rest.
+                Ok(_) => bar.finish_and_clear(),
                 Err(_) => bar.abandon_with_message("failed"),
             }
         }
