@@ -363,3 +363,16 @@ fn a_published_release_reads_back_exactly() {
         assert_eq!(values(table), values(original), "{kind}");
     }
 }
+
+#[test]
+fn ingesting_the_same_files_again_changes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    ingest_ok(&fixture("rvu99a.zip"), out.path(), &[]);
+    let before = tree(out.path());
+    let stdout = ingest_ok(&fixture("rvu99a.zip"), out.path(), &[]);
+    assert!(
+        stdout.starts_with("RVU99A: already published from these files"),
+        "{stdout}"
+    );
+    assert!(tree(out.path()) == before, "the tree changed");
+}

@@ -74,6 +74,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let extracted = extract::extract(path, &extract::Limits::default())?;
+    // Same files, default options: the published release already is what we would write.
+    let default_run = options.formats.is_none()
+        && options.release.is_none()
+        && !options.allow_format_mismatch
+        && !args.allow_invalid;
+    if let Some(id) = publish::published_from(&args.output, &extracted).filter(|_| default_run) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{id}: already published from these files ({} members, same sha256); nothing to do",
+            extracted.members.len()
+        );
+        return Ok(());
+    }
     let normalized = normalize::normalize(&extracted, path, options)?;
     for warning in &normalized.warnings {
         tracing::warn!("{warning}");

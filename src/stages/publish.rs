@@ -229,6 +229,47 @@ pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<T
     Ok((id, tables))
 }
 
+/// The published release (if any) whose ingest read exactly these member files (names and
+/// sha256) and passed validation: ingesting them again would write the same bytes.
+pub fn published_from(output: &Path, extracted: &Extracted) -> Option<String> {
+    let fingerprint = |members: Vec<(String, String)>| {
+        let mut members = members;
+        members.sort();
+        members
+    };
+    let ours = fingerprint(
+        extracted
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), m.sha256.clone()))
+            .collect(),
+    );
+    let entries = fs::read_dir(output.join("releases")).ok()?;
+    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    names.sort();
+    names.into_iter().find_map(|dir| {
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("ingest.json")).ok()?).ok()?;
+        let members = json.get("members")?.as_array()?;
+        let theirs = fingerprint(
+            members
+                .iter()
+                .filter_map(|m| {
+                    Some((
+                        m.get("name")?.as_str()?.to_string(),
+                        m.get("sha256")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect(),
+        );
+        let valid = json.get("valid").and_then(|v| v.as_bool()) == Some(true);
+        let same_tool =
+            json.get("tool_version").and_then(|v| v.as_str()) == Some(env!("CARGO_PKG_VERSION"));
+        (valid && same_tool && theirs == ours)
+            .then(|| json.get("release_id")?.as_str().map(str::to_string))?
+    })
+}
+
 /// The release facts a published release recorded in its ingest.json.
 pub fn release_info(dir: &Path, id: crate::catalog::ReleaseId) -> crate::stages::diff::ReleaseInfo {
     let json: serde_json::Value = fs::read(dir.join("ingest.json"))
