@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod fixtures;
 pub mod http;
+pub mod package;
 pub mod read;
 pub mod report;
 pub mod stages;

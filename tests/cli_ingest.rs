@@ -120,8 +120,8 @@ fn reruns_are_byte_identical() {
     let b = tree(&second.path().join("releases"));
     assert_eq!(
         a.len(),
-        13,
-        "5 tables x 2 formats, ingest.json, validation.json and .md"
+        15,
+        "5 tables x 2 formats, ingest, validation (2), manifest, datapackage"
     );
     assert!(a == b, "outputs differ between runs");
 }

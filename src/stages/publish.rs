@@ -10,6 +10,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::package;
 use crate::read::Format;
 use crate::report;
 use crate::stages::extract::Extracted;
@@ -80,13 +81,26 @@ pub fn publish(
     for dir in [&releases, &staging_root] {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    remove_stale_staging(&staging_root, &release_id);
     let staging = staging_root.join(format!("{release_id}.{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
 
-    let result = write_release(&staging, extracted, normalized, validation);
+    let target = releases.join(&release_id);
+    let result = write_release(&staging, extracted, normalized, validation).and_then(|tables| {
+        let revision = keep_revisions(&target, &staging, extracted)?;
+        write_package(
+            &staging,
+            &release_id,
+            revision,
+            extracted,
+            &tables,
+            validation,
+        )?;
+        Ok(tables)
+    });
     let tables = match result {
         Ok(tables) => tables,
         Err(err) => {
@@ -94,8 +108,9 @@ pub fn publish(
             return Err(err);
         }
     };
-    let target = releases.join(&release_id);
+    failpoint("publish-before-rename");
     swap_into_place(&staging, &target, &staging_root)?;
+    write_latest(output)?;
     Ok(Published {
         release_id,
         folder: target,
@@ -106,6 +121,124 @@ pub fn publish(
         missing_tables: normalized.missing.clone(),
         warnings: normalized.warnings.clone(),
     })
+}
+
+/// Tests set `RVU_FAILPOINT` to stop the process at a named point, as a kill would.
+fn failpoint(name: &str) {
+    if std::env::var("RVU_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: exiting");
+        std::process::exit(3);
+    }
+}
+
+/// Staging folders of this release left by runs that died (not ours) are removed.
+fn remove_stale_staging(staging_root: &Path, release_id: &str) {
+    let ours = format!("{release_id}.{}", std::process::id());
+    let Ok(entries) = fs::read_dir(staging_root) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{release_id}.")) && name != ours {
+            tracing::info!(
+                "removing {} left by an interrupted run",
+                entry.path().display()
+            );
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Carries the published release's revisions into the staging folder (hard links, so nothing
+/// is copied): new member files make a new revision and the current one moves to
+/// `revisions/r<N>/`; the same files keep the revision number. Returns the new revision.
+fn keep_revisions(target: &Path, staging: &Path, extracted: &Extracted) -> Result<u32> {
+    let Some(previous) = package::Manifest::read(target) else {
+        return Ok(1);
+    };
+    let old_revisions = target.join("revisions");
+    if old_revisions.is_dir() {
+        link_tree(&old_revisions, &staging.join("revisions"))?;
+    }
+    if previous.fingerprint() == package::fingerprint(extracted) {
+        return Ok(previous.revision);
+    }
+    let kept = staging
+        .join("revisions")
+        .join(format!("r{}", previous.revision));
+    fs::create_dir_all(&kept).map_err(|e| Error::io(&kept, e))?;
+    for entry in fs::read_dir(target).map_err(|e| Error::io(target, e))? {
+        let path = entry.map_err(|e| Error::io(target, e))?.path();
+        if path.is_file() {
+            let to = kept.join(path.file_name().unwrap_or_default());
+            fs::hard_link(&path, &to)
+                .or_else(|_| fs::copy(&path, &to).map(|_| ()))
+                .map_err(|e| Error::io(&to, e))?;
+        }
+    }
+    Ok(previous.revision + 1)
+}
+
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for entry in fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let path = entry.map_err(|e| Error::io(from, e))?.path();
+        let dest = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            link_tree(&path, &dest)?;
+        } else {
+            fs::hard_link(&path, &dest)
+                .or_else(|_| fs::copy(&path, &dest).map(|_| ()))
+                .map_err(|e| Error::io(&dest, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_package(
+    dir: &Path,
+    release_id: &str,
+    revision: u32,
+    extracted: &Extracted,
+    tables: &[PublishedTable],
+    validation: &Report,
+) -> Result<()> {
+    let rows: Vec<(TableKind, usize)> = tables.iter().map(|t| (t.table, t.rows)).collect();
+    let manifest = package::manifest(dir, release_id, revision, extracted, &rows, validation)?;
+    write_text(&dir.join("manifest.json"), &pretty(&manifest))?;
+    write_text(
+        &dir.join("datapackage.json"),
+        &pretty(&package::datapackage(&manifest)),
+    )?;
+    Ok(())
+}
+
+/// `latest.json`: the newest release published here, its revision and folder.
+fn write_latest(output: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(output.join("releases")) else {
+        return Ok(());
+    };
+    let newest = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let id: crate::catalog::ReleaseId = e.file_name().to_string_lossy().parse().ok()?;
+            Some((id, e.path()))
+        })
+        .max_by_key(|(id, _)| *id);
+    let Some((id, dir)) = newest else {
+        return Ok(());
+    };
+    let revision = package::Manifest::read(&dir).map_or(1, |m| m.revision);
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "release_id": id.to_string(),
+        "revision": revision,
+        "path": format!("releases/{id}"),
+    }))
+    .unwrap_or_default();
+    let temp = output.join(format!(".latest.{}.json", std::process::id()));
+    write_text(&temp, &(text + "\n"))?;
+    let path = output.join("latest.json");
+    fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))
 }
 
 fn write_release(
@@ -158,13 +291,13 @@ fn write_release(
         warnings: &normalized.warnings,
         tool_version: env!("CARGO_PKG_VERSION"),
     };
-    let path = dir.join("ingest.json");
-    let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Output {
-        what: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    write_text(&dir.join("ingest.json"), &pretty(&report))?;
     Ok(published)
+}
+
+/// Pretty JSON with a trailing newline.
+fn pretty<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {

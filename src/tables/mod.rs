@@ -16,7 +16,9 @@ use crate::read::fixed_width::Layout;
 use crate::read::{Grid, Row};
 
 /// The five tables of a release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TableKind {
     Pprrvu,

@@ -1,0 +1,201 @@
+//! What a published release says about itself: `manifest.json` (where it came from, what it
+//! holds, which revision it is) and a Frictionless `datapackage.json` (fields, types, keys and
+//! checksums), so any consumer can load and check it without this tool.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::stages::extract::{Extracted, sha256_hex};
+use crate::stages::validate::Report;
+use crate::tables::{Kind, TableKind};
+
+/// Bumped when a canonical column changes meaning or type.
+pub const SCHEMA_VERSION: &str = "1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEntry {
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub table: TableKind,
+    pub rows: usize,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationSummary {
+    pub valid: bool,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub release_id: String,
+    /// 1 for the first content published under this id; a re-post is revision 2, ...
+    pub revision: u32,
+    pub source: String,
+    pub archive_sha256: Option<String>,
+    pub members: Vec<MemberEntry>,
+    pub tables: Vec<TableEntry>,
+    pub schema_version: String,
+    pub tool_version: String,
+    pub validation: ValidationSummary,
+}
+
+impl Manifest {
+    pub fn read(release_dir: &Path) -> Option<Manifest> {
+        serde_json::from_slice(&fs::read(release_dir.join("manifest.json")).ok()?).ok()
+    }
+
+    /// The member files (name, sha256) a release was built from, sorted.
+    pub fn fingerprint(&self) -> Vec<(String, String)> {
+        let mut members: Vec<_> = self
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), m.sha256.clone()))
+            .collect();
+        members.sort();
+        members
+    }
+}
+
+pub fn fingerprint(extracted: &Extracted) -> Vec<(String, String)> {
+    let mut members: Vec<_> = extracted
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), m.sha256.clone()))
+        .collect();
+    members.sort();
+    members
+}
+
+fn file_entry(dir: &Path, name: &str) -> Result<FileEntry> {
+    let path = dir.join(name);
+    let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(FileEntry {
+        path: name.to_string(),
+        sha256: sha256_hex(&bytes),
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// Builds the manifest of a release folder whose datasets are written.
+pub fn manifest(
+    dir: &Path,
+    release_id: &str,
+    revision: u32,
+    extracted: &Extracted,
+    tables: &[(TableKind, usize)],
+    validation: &Report,
+) -> Result<Manifest> {
+    let tables = tables
+        .iter()
+        .map(|(kind, rows)| {
+            let files = ["csv", "parquet"]
+                .iter()
+                .map(|ext| file_entry(dir, &format!("{}.{ext}", kind.name())))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(TableEntry {
+                table: *kind,
+                rows: *rows,
+                files,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Manifest {
+        release_id: release_id.to_string(),
+        revision,
+        source: extracted.source.clone(),
+        archive_sha256: extracted.archive.as_ref().map(|(_, sha)| sha.clone()),
+        members: extracted
+            .members
+            .iter()
+            .map(|m| MemberEntry {
+                name: m.name.clone(),
+                sha256: m.sha256.clone(),
+                bytes: m.bytes.len() as u64,
+            })
+            .collect(),
+        tables,
+        schema_version: SCHEMA_VERSION.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        validation: ValidationSummary {
+            valid: validation.valid,
+            errors: validation.errors,
+            warnings: validation.warnings,
+        },
+    })
+}
+
+fn field_type(kind: Kind) -> serde_json::Value {
+    match kind {
+        Kind::Decimal { .. } => json!({"type": "number"}),
+        Kind::Flag { .. } => {
+            json!({"type": "boolean", "trueValues": ["true"], "falseValues": ["false"]})
+        }
+        _ => json!({"type": "string"}),
+    }
+}
+
+/// A Frictionless (v1) tabular data package for the release's CSV files.
+pub fn datapackage(manifest: &Manifest) -> serde_json::Value {
+    let resources: Vec<serde_json::Value> = manifest
+        .tables
+        .iter()
+        .filter_map(|entry| {
+            let csv = entry.files.iter().find(|f| f.path.ends_with(".csv"))?;
+            let fields: Vec<serde_json::Value> = entry
+                .table
+                .columns()
+                .iter()
+                .map(|c| {
+                    let mut field = field_type(c.kind);
+                    field["name"] = json!(c.name);
+                    field
+                })
+                .collect();
+            let mut schema = json!({"fields": fields, "missingValues": [""]});
+            // LOCCO lists one locality twice, as CMS does: it declares no primary key.
+            if entry.table != TableKind::Locco {
+                let mut key = vec!["release_id"];
+                key.extend(entry.table.key());
+                schema["primaryKey"] = json!(key);
+            }
+            Some(json!({
+                "name": entry.table.name(),
+                "path": csv.path,
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "bytes": csv.bytes,
+                "hash": format!("sha256:{}", csv.sha256),
+                "schema": schema,
+            }))
+        })
+        .collect();
+    json!({
+        "profile": "tabular-data-package",
+        "name": manifest.release_id.to_ascii_lowercase(),
+        "title": format!("CMS PFS Relative Value Files {} (revision {})", manifest.release_id, manifest.revision),
+        "version": format!("{}.0.0", manifest.revision),
+        "sources": [{"title": "CMS PFS Relative Value Files", "path": manifest.source}],
+        "resources": resources,
+    })
+}
