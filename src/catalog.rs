@@ -115,6 +115,21 @@ impl<'de> serde::Deserialize<'de> for ReleaseId {
     }
 }
 
+/// The date a release took effect (`YYYY-MM-DD`): from the release facts when known (RVU24AR:
+/// 2024-03-09), else the first day of its quarter (A: 1 Jan, B: 1 Apr, C: 1 Jul, D: 1 Oct).
+pub fn effective_from(id: ReleaseId) -> String {
+    if let Some(fact) = release_facts().iter().find(|f| f.release_id == id) {
+        return fact.effective_from.clone();
+    }
+    let month = match id.quarter {
+        'A' => 1,
+        'B' => 4,
+        'C' => 7,
+        _ => 10,
+    };
+    format!("{:04}-{month:02}-01", id.year)
+}
+
 /// A known fact about a release variant: its conversion factor and the date it took effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseFact {
@@ -166,6 +181,14 @@ fn parse_facts(text: &str) -> Result<Vec<ReleaseFact>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn effective_dates() {
+        let id = |s: &str| s.parse::<ReleaseId>().unwrap();
+        assert_eq!(effective_from(id("RVU24AR")), "2024-03-09");
+        assert_eq!(effective_from(id("RVU24B")), "2024-04-01");
+        assert_eq!(effective_from(id("RVU99C")), "2099-07-01");
+    }
+
     #[test]
     fn the_facts_file_parses() {
         let facts = release_facts();

@@ -4,6 +4,7 @@ pub mod diff;
 pub mod fetch;
 pub mod fixtures;
 pub mod ingest;
+pub mod lookup;
 pub mod releases;
 pub mod rules;
 pub mod validate;
@@ -38,6 +39,8 @@ pub enum Command {
     Releases(releases::Args),
     /// Download release zips into OUTPUT/raw/, once each, recording versions in its catalog.
     Fetch(fetch::Args),
+    /// A code's RVUs, status and payment from the published datasets.
+    Lookup(lookup::Args),
     /// What changed between two releases: change data and reports in OUTPUT/changes/A..B/.
     Diff(diff::Args),
     /// Check a release against the rule catalog (exit 1 on errors).
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Releases(args) => releases::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Lookup(args) => lookup::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Fixtures(args) => fixtures::run(args),
