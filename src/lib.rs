@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod error;
 pub mod fixtures;
+pub mod history;
 pub mod http;
 pub mod lookup;
 pub mod package;

@@ -53,6 +53,9 @@ pub struct Manifest {
     pub archive_sha256: Option<String>,
     pub members: Vec<MemberEntry>,
     pub tables: Vec<TableEntry>,
+    /// Derived datasets (payments.parquet).
+    #[serde(default)]
+    pub other_files: Vec<FileEntry>,
     pub schema_version: String,
     pub tool_version: String,
     pub validation: ValidationSummary,
@@ -133,6 +136,11 @@ pub fn manifest(
             })
             .collect(),
         tables,
+        other_files: ["payments.parquet"]
+            .iter()
+            .filter(|name| dir.join(name).is_file())
+            .map(|name| file_entry(dir, name))
+            .collect::<Result<Vec<_>>>()?,
         schema_version: SCHEMA_VERSION.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         validation: ValidationSummary {

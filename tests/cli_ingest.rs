@@ -120,8 +120,8 @@ fn reruns_are_byte_identical() {
     let b = tree(&second.path().join("releases"));
     assert_eq!(
         a.len(),
-        15,
-        "5 tables x 2 formats, ingest, validation (2), manifest, datapackage"
+        16,
+        "5 tables x 2 formats, payments, ingest, validation (2), manifest, datapackage"
     );
     assert!(a == b, "outputs differ between runs");
 }

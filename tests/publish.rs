@@ -197,3 +197,171 @@ fn the_datapackage_passes_frictionless() {
         serde_json::to_string_pretty(&report).unwrap()
     );
 }
+
+/// The three fixture releases published in order into a fresh folder.
+fn all_fixtures(extra: &[&str]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    for name in ["rvu99a.zip", "rvu99b.zip", "rvu99c.zip"] {
+        let output = ingest(&fixture(name), out.path(), extra, None);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    out
+}
+
+fn frame(path: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::SerReader;
+    polars::prelude::ParquetReader::new(fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
+fn strings(df: &polars::prelude::DataFrame, column: &str) -> Vec<Option<String>> {
+    let values = df.column(column).unwrap().str().unwrap();
+    (0..values.len())
+        .map(|i| values.get(i).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn history_has_every_version_with_its_dates() {
+    let out = all_fixtures(&[]);
+    let df = frame(&out.path().join("history/pprrvu.parquet"));
+    let hcpcs = strings(&df, "hcpcs");
+    let (from, to, first) = (
+        strings(&df, "effective_from"),
+        strings(&df, "effective_to"),
+        strings(&df, "release_id"),
+    );
+    let versions: Vec<(Option<String>, Option<String>, Option<String>)> = (0..df.height())
+        .filter(|&i| hcpcs[i].as_deref() == Some("99214"))
+        .map(|i| (first[i].clone(), from[i].clone(), to[i].clone()))
+        .collect();
+    // 99214's work RVU changed in RVU99B (1.92 -> 1.99) and not after.
+    assert_eq!(
+        versions,
+        vec![
+            (
+                Some("RVU99A".into()),
+                Some("2099-01-01".into()),
+                Some("2099-03-31".into())
+            ),
+            (Some("RVU99B".into()), Some("2099-04-01".into()), None),
+        ]
+    );
+    // A0021 was deleted in RVU99B: its one version ends the day before.
+    let a0021: Vec<Option<String>> = (0..df.height())
+        .filter(|&i| hcpcs[i].as_deref() == Some("A0021"))
+        .map(|i| to[i].clone())
+        .collect();
+    assert_eq!(a0021, vec![Some("2099-03-31".to_string())]);
+    let cf = frame(&out.path().join("history/conversion_factors.parquet"));
+    assert_eq!(cf.height(), 1);
+    assert_eq!(
+        strings(&cf, "conversion_factor"),
+        vec![Some("33.4009".to_string())]
+    );
+}
+
+#[test]
+fn the_codes_dataset_labels_codes_for_the_reference_site() {
+    let out = all_fixtures(&[]);
+    let lines = fs::read_to_string(out.path().join("history/codes.jsonl")).unwrap();
+    let codes: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |code: &str| {
+        codes
+            .iter()
+            .find(|c| c["hcpcs"] == code && c["modifier"] == "")
+            .unwrap()
+            .clone()
+    };
+    let drug = find("J3398");
+    assert_eq!(drug["category"], "J Codes (Drugs)");
+    assert_eq!(drug["has_work_rvu"], false);
+    assert_eq!(drug["description_source"], "hcpcs");
+    assert_eq!(
+        (
+            drug["first_release_id"].as_str(),
+            drug["last_changed_release_id"].as_str()
+        ),
+        (Some("RVU99A"), Some("RVU99B"))
+    );
+    let visit = find("99213");
+    assert_eq!(visit["category"], "Evaluation and Management");
+    assert_eq!(visit["has_work_rvu"], true);
+    assert_eq!(visit["description_source"], "cpt");
+    assert_eq!(
+        frame(&out.path().join("history/codes.parquet")).height(),
+        codes.len()
+    );
+}
+
+#[test]
+fn payments_follow_the_formula() {
+    let out = all_fixtures(&[]);
+    let release = out.path().join("releases/RVU99A");
+    let df = frame(&release.join("payments.parquet"));
+    let (hcpcs, modifier, mac, loc) = (
+        strings(&df, "hcpcs"),
+        strings(&df, "modifier"),
+        strings(&df, "mac"),
+        strings(&df, "locality"),
+    );
+    let i = (0..df.height())
+        .find(|&i| {
+            hcpcs[i].as_deref() == Some("99213")
+                && modifier[i].as_deref() == Some("")
+                && mac[i].as_deref() == Some("02102")
+                && loc[i].as_deref() == Some("01")
+        })
+        .expect("99213 at 02102-01");
+    let amount = df
+        .column("nonfacility_amount")
+        .unwrap()
+        .get(i)
+        .unwrap()
+        .to_string();
+    // From the published CSV cells: 99213 work 1.30, NF PE 1.35, MP 0.10, CF 33.4009; GPCI 02102/01.
+    let gpci = fs::read_to_string(release.join("gpci.csv")).unwrap();
+    let cells: Vec<f64> = gpci
+        .lines()
+        .find(|l| l.contains(",02102,"))
+        .unwrap()
+        .split(',')
+        .skip(6)
+        .take(4)
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let (pw, pe, mp) = (cells[0], cells[1], cells[2]);
+    let expected = ((1.30 * pw + 1.35 * pe + 0.10 * mp) * 33.4009 * 100.0).round() / 100.0;
+    assert_eq!(
+        amount.parse::<f64>().unwrap(),
+        expected,
+        "{amount} vs {expected}"
+    );
+    // Non-payable statuses have no rows.
+    assert!(!hcpcs.iter().any(|h| h.as_deref() == Some("A0021")));
+}
+
+#[test]
+fn cpt_descriptions_can_be_withheld_at_publishing() {
+    let out = all_fixtures(&["--no-cpt-descriptions"]);
+    let csv = fs::read_to_string(out.path().join("releases/RVU99C/pprrvu.csv")).unwrap();
+    assert!(!csv.contains("Office o/p est"), "CPT text was published");
+    assert!(
+        csv.contains("Inj, gene therapy, 1 billion vec"),
+        "HCPCS Level II text must stay"
+    );
+    let codes = fs::read_to_string(out.path().join("history/codes.jsonl")).unwrap();
+    let visit = codes
+        .lines()
+        .find(|l| l.contains("\"hcpcs\":\"99213\""))
+        .unwrap();
+    assert!(visit.contains("\"description\":null"), "{visit}");
+}

@@ -34,6 +34,9 @@ pub struct Args {
     /// Publish even when validation finds errors (marked `"valid": false` in the outputs).
     #[arg(long)]
     pub allow_invalid: bool,
+    /// Publish without CPT (AMA) and CDT (ADA) descriptions; HCPCS Level II text stays.
+    #[arg(long)]
+    pub no_cpt_descriptions: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -76,6 +79,7 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
     let extracted = extract::extract(path, &extract::Limits::default())?;
     // Same files, default options: the published release already is what we would write.
     let default_run = options.formats.is_none()
+        && !args.no_cpt_descriptions
         && options.release.is_none()
         && !options.allow_format_mismatch
         && !args.allow_invalid;
@@ -88,7 +92,10 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         );
         return Ok(());
     }
-    let normalized = normalize::normalize(&extracted, path, options)?;
+    let mut normalized = normalize::normalize(&extracted, path, options)?;
+    if args.no_cpt_descriptions {
+        withhold_licensed_descriptions(&mut normalized);
+    }
     for warning in &normalized.warnings {
         tracing::warn!("{warning}");
     }
@@ -109,6 +116,7 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         .into());
     }
     let published = publish::publish(&args.output, &extracted, &normalized, &validation)?;
+    crate::history::rebuild(&args.output, !args.no_cpt_descriptions)?;
     let changes = match &prior {
         Some(prior) => Some(diff_against(prior, &extracted, &normalized, &args.output)?),
         None => None,
@@ -130,6 +138,26 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         })
     };
     Ok(())
+}
+
+/// Blanks the descriptions of CPT and CDT codes (AMA and ADA content).
+fn withhold_licensed_descriptions(normalized: &mut normalize::Normalized) {
+    let Some(entry) = normalized.tables.get_mut(&crate::tables::TableKind::Pprrvu) else {
+        return;
+    };
+    let table = &mut entry.table;
+    let (Some(h), Some(d)) = (
+        table.column_index("hcpcs"),
+        table.column_index("description"),
+    ) else {
+        return;
+    };
+    for row in &mut table.rows {
+        let licensed = row.values[h].as_text().is_some_and(changes::is_licensed);
+        if licensed {
+            row.values[d] = crate::tables::Value::Null;
+        }
+    }
 }
 
 /// Diffs the new release against the prior one into OUTPUT/changes/<prior>..<new>/.

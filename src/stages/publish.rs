@@ -260,6 +260,7 @@ fn write_release(
             cross_checks: normalized_table.cross_checks.clone(),
         });
     }
+    write_payments(dir, normalized)?;
     write_text(
         &dir.join("validation.json"),
         &report::validation::json(validation),
@@ -293,6 +294,29 @@ fn write_release(
     };
     write_text(&dir.join("ingest.json"), &pretty(&report))?;
     Ok(published)
+}
+
+/// `payments.parquet`: every payable code at every locality (see `history::payments`).
+fn write_payments(dir: &Path, normalized: &Normalized) -> Result<()> {
+    let tables: BTreeMap<TableKind, Table> = normalized
+        .tables
+        .iter()
+        .filter(|(k, _)| matches!(k, TableKind::Pprrvu | TableKind::Gpci))
+        .map(|(k, t)| (*k, t.table.clone()))
+        .collect();
+    let path = dir.join("payments.parquet");
+    let fail = |e: PolarsError| Error::Output {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    };
+    if let Some(mut df) = crate::history::payments(&tables).map_err(fail)? {
+        let file = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(&mut df)
+            .map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// Pretty JSON with a trailing newline.
