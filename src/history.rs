@@ -177,7 +177,8 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
 pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
     let mut releases = Vec::new();
     for (id, dir) in crate::lookup::published(output) {
-        let (_, tables) = crate::stages::publish::load_release(&dir)?;
+        let tables =
+            crate::stages::publish::load_tables(&dir, &[TableKind::Pprrvu, TableKind::Gpci])?;
         releases.push((id, tables));
     }
     if releases.is_empty() {
@@ -493,8 +494,27 @@ pub fn payments(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<Data
         Value::Dec(m) => m,
         _ => 0,
     };
-    let txt = |r: &Record, i: usize| r.values[i].render(Kind::Text);
-    let [status, work, nf_pe, f_pe, mp, cf, nf_na, f_na] = [
+    fn text(r: &Record, i: usize) -> &str {
+        r.values[i].as_text().unwrap_or("")
+    }
+    let [
+        release,
+        variant,
+        hcpcs,
+        modifier,
+        status,
+        work,
+        nf_pe,
+        f_pe,
+        mp,
+        cf,
+        nf_na,
+        f_na,
+    ] = [
+        "release_id",
+        "variant",
+        "hcpcs",
+        "modifier",
         "status_code",
         "work_rvu",
         "nonfacility_pe_rvu",
@@ -507,78 +527,74 @@ pub fn payments(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<Data
     .map(|c| idx(rvus, c));
     let [mac, loc, pw, pe, mpg] =
         ["mac", "locality", "pw_gpci", "pe_gpci", "mp_gpci"].map(|c| idx(gpci, c));
-    let mut out: [Vec<Option<String>>; 7] = Default::default();
-    for r in rvus
+    let payable: Vec<&Record> = rvus
         .rows
         .iter()
-        .filter(|r| PAYABLE.contains(&txt(r, status).as_str()))
-    {
+        .filter(|r| PAYABLE.contains(&text(r, status)))
+        .collect();
+    let height = payable.len() * gpci.rows.len();
+    let mut texts: [Vec<&str>; 6] = std::array::from_fn(|_| Vec::with_capacity(height));
+    let (mut nf, mut f): (Vec<Option<i128>>, Vec<Option<i128>>) =
+        (Vec::with_capacity(height), Vec::with_capacity(height));
+    for r in &payable {
         for g in &gpci.rows {
             let amount = |pe_i: usize, na_i: usize| {
                 (r.values[na_i] != Value::Bool(true)).then(|| {
-                    payment::dollars(
-                        payment::amounts(Inputs {
-                            work: dec(r, work),
-                            pe: dec(r, pe_i),
-                            mp: dec(r, mp),
-                            pw_gpci: dec(g, pw),
-                            pe_gpci: dec(g, pe),
-                            mp_gpci: dec(g, mpg),
-                            cf: dec(r, cf),
-                        })
-                        .fee_schedule,
-                    )
+                    let inputs = Inputs {
+                        work: dec(r, work),
+                        pe: dec(r, pe_i),
+                        mp: dec(r, mp),
+                        pw_gpci: dec(g, pw),
+                        pe_gpci: dec(g, pe),
+                        mp_gpci: dec(g, mpg),
+                        cf: dec(r, cf),
+                    };
+                    i128::from(payment::amounts(inputs).fee_schedule)
                 })
             };
-            let values = [
-                rvus.value(r, "variant").map(|v| v.render(Kind::Text)),
-                rvus.value(r, "hcpcs").map(|v| v.render(Kind::Text)),
-                rvus.value(r, "modifier").map(|v| v.render(Kind::Text)),
-                Some(txt(g, mac)),
-                Some(txt(g, loc)),
-                amount(nf_pe, nf_na),
-                amount(f_pe, f_na),
-            ];
-            for (column, value) in out.iter_mut().zip(values) {
+            for (column, value) in texts.iter_mut().zip([
+                text(r, release),
+                text(r, variant),
+                text(r, hcpcs),
+                text(r, modifier),
+                text(g, mac),
+                text(g, loc),
+            ]) {
                 column.push(value);
             }
+            nf.push(amount(nf_pe, nf_na));
+            f.push(amount(f_pe, f_na));
         }
     }
-    let height = out[0].len();
-    let [variant, hcpcs, modifier, macs, locs, nf, f] = out;
-    let release = rvus
-        .rows
-        .first()
-        .and_then(|r| rvus.value(r, "release_id"))
-        .map(|v| v.render(Kind::Text));
-    let decimal = |name: &str, values: Vec<Option<String>>| -> PolarsResult<Column> {
-        let ints: Int128Chunked = values
-            .iter()
-            .map(|v| {
-                v.as_deref()
-                    .and_then(|s| crate::tables::parse_decimal(s, 2).ok())
-                    .map(i128::from)
-            })
-            .collect();
-        Ok(ints
-            .into_decimal(10, 2)?
-            .into_series()
-            .with_name(name.into())
-            .into_column())
-    };
-    Ok(Some(DataFrame::new(
-        height,
-        vec![
-            string_column("release_id", vec![release; height]),
-            string_column("variant", variant),
-            string_column("hcpcs", hcpcs),
-            string_column("modifier", modifier),
-            string_column("mac", macs),
-            string_column("locality", locs),
-            decimal("nonfacility_amount", nf)?,
-            decimal("facility_amount", f)?,
-        ],
-    )?))
+    let names = [
+        "release_id",
+        "variant",
+        "hcpcs",
+        "modifier",
+        "mac",
+        "locality",
+    ];
+    let mut columns: Vec<Column> = names
+        .iter()
+        .zip(texts)
+        .map(|(name, values)| {
+            let chunked: StringChunked = values.into_iter().map(Some).collect();
+            chunked
+                .into_series()
+                .with_name((*name).into())
+                .into_column()
+        })
+        .collect();
+    for (name, values) in [("nonfacility_amount", nf), ("facility_amount", f)] {
+        let ints: Int128Chunked = values.into_iter().collect();
+        columns.push(
+            ints.into_decimal(10, 2)?
+                .into_series()
+                .with_name(name.into())
+                .into_column(),
+        );
+    }
+    Ok(Some(DataFrame::new(height, columns)?))
 }
 
 #[cfg(test)]

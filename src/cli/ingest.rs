@@ -92,7 +92,9 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         );
         return Ok(());
     }
+    let mut lap = Lap::start();
     let mut normalized = normalize::normalize(&extracted, path, options)?;
+    lap.stage("extract + normalize");
     if args.no_cpt_descriptions {
         withhold_licensed_descriptions(&mut normalized);
     }
@@ -100,6 +102,7 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         tracing::warn!("{warning}");
     }
     let prior = super::validate::load_prior(&args.output, normalized.release_id)?;
+    lap.stage("load prior release");
     let mut validation = super::validate::against_prior(&normalized, prior.as_ref());
     if args.allow_format_mismatch {
         validation.downgrade("format.agree");
@@ -115,12 +118,16 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         }
         .into());
     }
+    lap.stage("validate");
     let published = publish::publish(&args.output, &extracted, &normalized, &validation)?;
+    lap.stage("publish");
     crate::history::rebuild(&args.output, !args.no_cpt_descriptions)?;
+    lap.stage("history");
     let changes = match &prior {
         Some(prior) => Some(diff_against(prior, &extracted, &normalized, &args.output)?),
         None => None,
     };
+    lap.stage("diff and change report");
     let mut out = std::io::stdout().lock();
     // A closed stdout (`| head`) is not an error worth a panic.
     let _ = if args.json {
@@ -138,6 +145,20 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
         })
     };
     Ok(())
+}
+
+/// Logs the time each stage took (info level: shown in CI logs, quiet on a terminal).
+struct Lap(Instant);
+
+impl Lap {
+    fn start() -> Lap {
+        Lap(Instant::now())
+    }
+
+    fn stage(&mut self, name: &str) {
+        tracing::info!("{name}: {:.0} ms", self.0.elapsed().as_secs_f64() * 1000.0);
+        self.0 = Instant::now();
+    }
 }
 
 /// Blanks the descriptions of CPT and CDT codes (AMA and ADA content).

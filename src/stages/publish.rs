@@ -367,16 +367,7 @@ pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<T
             dir.display()
         ))
     })?;
-    let mut tables = BTreeMap::new();
-    for kind in TableKind::ALL {
-        let path = dir.join(format!("{}.csv", kind.name()));
-        if !path.is_file() {
-            continue;
-        }
-        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let grid = crate::read::csv::read_utf8(&path.display().to_string(), &bytes)?;
-        tables.insert(kind, Table::from_canonical(kind, &grid)?);
-    }
+    let tables = load_tables(dir, &TableKind::ALL)?;
     if tables.is_empty() {
         return Err(Error::Release(format!(
             "{}: no published tables (pprrvu.csv, gpci.csv, ...) in this folder",
@@ -440,6 +431,21 @@ pub fn release_info(dir: &Path, id: crate::catalog::ReleaseId) -> crate::stages:
         source: text("source"),
         sha256: text("archive_sha256"),
     }
+}
+
+/// The given tables of a published release folder (those it has).
+pub fn load_tables(dir: &Path, kinds: &[TableKind]) -> Result<BTreeMap<TableKind, Table>> {
+    let mut tables = BTreeMap::new();
+    for &kind in kinds {
+        let path = dir.join(format!("{}.csv", kind.name()));
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let grid = crate::read::csv::read_utf8(&path.display().to_string(), &bytes)?;
+        tables.insert(kind, Table::from_canonical(kind, &grid)?);
+    }
+    Ok(tables)
 }
 
 /// The latest release published under `output` that comes before `id` (the prior release).
