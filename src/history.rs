@@ -2,7 +2,7 @@
 //! dates it was in force, conversion factors by date, the `codes` dataset for the code
 //! reference site, and per-release `payments`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
 
@@ -62,7 +62,7 @@ fn versions<'a>(
     kind: TableKind,
     releases: &'a [(ReleaseId, BTreeMap<TableKind, Table>)],
 ) -> Vec<(Vec<Value>, Version<'a>)> {
-    let mut open: BTreeMap<Vec<Value>, Version<'a>> = BTreeMap::new();
+    let mut open: HashMap<Vec<Value>, Version<'a>> = HashMap::new();
     let mut done: Vec<(Vec<Value>, Version<'a>)> = Vec::new();
     for (id, tables) in releases {
         let Some(table) = tables.get(&kind) else {
@@ -76,16 +76,17 @@ fn versions<'a>(
                 .enumerate()
                 .all(|(i, (x, y))| Some(i) == release_col || x == y)
         };
-        let mut seen: BTreeMap<Vec<Value>, &Record> = BTreeMap::new();
+        let mut seen: HashMap<Vec<Value>, &Record> = HashMap::new();
         for record in &table.rows {
             seen.entry(table.key_of(record)).or_insert(record);
         }
-        let keys: Vec<Vec<Value>> = open.keys().cloned().collect();
-        for key in keys {
-            if !seen.contains_key(&key) {
-                let mut v = open
-                    .remove(&key)
-                    .unwrap_or_else(|| unreachable!("key from open"));
+        let gone: Vec<Vec<Value>> = open
+            .keys()
+            .filter(|k| !seen.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(mut v) = open.remove(&key) {
                 v.ended_by = Some(*id);
                 done.push((key, v));
             }
@@ -172,15 +173,47 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     Ok(())
 }
 
+type Loaded = Vec<(ReleaseId, BTreeMap<TableKind, Table>)>;
+
+/// The PPRRVU and GPCI tables of every published release, oldest first, read on all cores.
+fn load_published(output: &Path) -> Result<Loaded> {
+    let published = crate::lookup::published(output);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
+    let chunk = published.len().div_ceil(workers).max(1);
+    let kinds = [TableKind::Pprrvu, TableKind::Gpci];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = published
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(id, dir)| {
+                            Ok((*id, crate::stages::publish::load_tables(dir, &kinds)?))
+                        })
+                        .collect::<Result<Loaded>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for handle in handles {
+            all.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            );
+        }
+        Ok(all)
+    })
+}
+
 /// Rebuilds `history/` (PPRRVU and GPCI versions, conversion factors) and `codes.parquet` /
 /// `codes.jsonl` from every release published under `output`.
 pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
-    let mut releases = Vec::new();
-    for (id, dir) in crate::lookup::published(output) {
-        let tables =
-            crate::stages::publish::load_tables(&dir, &[TableKind::Pprrvu, TableKind::Gpci])?;
-        releases.push((id, tables));
-    }
+    let clock = std::time::Instant::now();
+    let releases = load_published(output)?;
+    tracing::debug!("history: loaded in {:?}", clock.elapsed());
     if releases.is_empty() {
         return Ok(());
     }
@@ -192,14 +225,26 @@ pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
         what: "history".into(),
         message: e.to_string(),
     };
+    let pprrvu_versions = versions(TableKind::Pprrvu, &releases);
+    tracing::debug!("history: versions at {:?}", clock.elapsed());
     for kind in [TableKind::Pprrvu, TableKind::Gpci] {
-        let v = versions(kind, &releases);
-        let mut df = history_frame(kind, &v).map_err(polars_err)?;
+        let gpci_versions;
+        let v = match kind {
+            TableKind::Pprrvu => &pprrvu_versions,
+            _ => {
+                gpci_versions = versions(kind, &releases);
+                &gpci_versions
+            }
+        };
+        let mut df = history_frame(kind, v).map_err(polars_err)?;
         write_parquet(&staging.join(format!("{}.parquet", kind.name())), &mut df)?;
     }
+    tracing::debug!("history: frames written at {:?}", clock.elapsed());
     let mut cf = conversion_factors(&releases).map_err(polars_err)?;
     write_parquet(&staging.join("conversion_factors.parquet"), &mut cf)?;
-    let (mut codes, lines) = codes(&releases, cpt_descriptions).map_err(polars_err)?;
+    let (mut codes, lines) =
+        codes(&releases, &pprrvu_versions, cpt_descriptions).map_err(polars_err)?;
+    tracing::debug!("history: codes at {:?}", clock.elapsed());
     write_parquet(&staging.join("codes.parquet"), &mut codes)?;
     fs::write(staging.join("codes.jsonl"), lines).map_err(|e| Error::io(&staging, e))?;
     // Swap the whole folder in, as releases are.
@@ -332,9 +377,9 @@ pub fn description_source(hcpcs: &str) -> &'static str {
 /// it last changed. Returns the frame and its JSON lines.
 fn codes(
     releases: &[(ReleaseId, BTreeMap<TableKind, Table>)],
+    history: &[(Vec<Value>, Version)],
     cpt_descriptions: bool,
 ) -> PolarsResult<(DataFrame, String)> {
-    let history = versions(TableKind::Pprrvu, releases);
     let mut first_seen: BTreeMap<(String, String), ReleaseId> = BTreeMap::new();
     let mut last_changed: BTreeMap<(String, String), ReleaseId> = BTreeMap::new();
     let Some((latest_id, latest)) = releases.last() else {
@@ -349,7 +394,7 @@ fn codes(
             key.get(2).map(|v| v.render(Kind::Text)).unwrap_or_default(),
         )
     };
-    for (key, v) in &history {
+    for (key, v) in history {
         let code = code_of(key);
         first_seen
             .entry(code.clone())

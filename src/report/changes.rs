@@ -245,37 +245,59 @@ struct Facts<'a> {
     locality_changes: BTreeMap<TableKind, Vec<&'a Change>>,
 }
 
-type CodeIndex = HashMap<(String, String, String), Code>;
+/// PPRRVU rows by (variant, hcpcs, modifier), and by (hcpcs, modifier) where one variant
+/// stands for all (a release with a single variant compared with one with two).
+#[derive(Default)]
+struct CodeIndex {
+    by_key: HashMap<CodeKey, Code>,
+    lone: HashMap<(String, String), Option<CodeKey>>,
+}
+
+/// (variant, hcpcs, modifier).
+type CodeKey = (String, String, String);
+
+impl CodeIndex {
+    fn find(&self, variant: &str, hcpcs: &str, modifier: &str) -> Option<&Code> {
+        let key = (variant.to_string(), hcpcs.to_string(), modifier.to_string());
+        self.by_key.get(&key).or_else(|| {
+            let only = self
+                .lone
+                .get(&(hcpcs.to_string(), modifier.to_string()))?
+                .as_ref()?;
+            self.by_key.get(only)
+        })
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Code> {
+        self.by_key.values()
+    }
+}
 
 fn index(side: &Side) -> CodeIndex {
-    side.tables
-        .get(&TableKind::Pprrvu)
-        .map(|t| {
-            t.rows
-                .iter()
-                .map(|r| {
-                    let c = Code::from(t, r);
-                    ((c.variant.clone(), c.hcpcs.clone(), c.modifier.clone()), c)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut index = CodeIndex::default();
+    let Some(t) = side.tables.get(&TableKind::Pprrvu) else {
+        return index;
+    };
+    for r in &t.rows {
+        let c = Code::from(t, r);
+        let key = (c.variant.clone(), c.hcpcs.clone(), c.modifier.clone());
+        index
+            .lone
+            .entry((c.hcpcs.clone(), c.modifier.clone()))
+            .and_modify(|only| *only = None)
+            .or_insert_with(|| Some(key.clone()));
+        index.by_key.insert(key, c);
+    }
+    index
 }
 
 /// The row of a side for a change key; a side with one variant answers for every variant.
 fn lookup<'i>(index: &'i CodeIndex, c: &Change) -> Option<&'i Code> {
-    let (v, h, m) = (
-        c.key_value("variant").unwrap_or("").to_string(),
-        c.key_value("hcpcs").unwrap_or("").to_string(),
-        c.key_value("modifier").unwrap_or("").to_string(),
-    );
-    index.get(&(v, h.clone(), m.clone())).or_else(|| {
-        let mut same_code = index
-            .values()
-            .filter(|code| code.hcpcs == h && code.modifier == m);
-        let first = same_code.next();
-        first.filter(|_| same_code.next().is_none())
-    })
+    index.find(
+        c.key_value("variant").unwrap_or(""),
+        c.key_value("hcpcs").unwrap_or(""),
+        c.key_value("modifier").unwrap_or(""),
+    )
 }
 
 const INDICATORS: [&str; 6] = [
@@ -363,14 +385,7 @@ impl<'a> Facts<'a> {
             .values()
             .filter(|n| PAYABLE.contains(&n.status.as_str()))
             .filter_map(|n| {
-                let key = (n.variant.clone(), n.hcpcs.clone(), n.modifier.clone());
-                let o = old.get(&key).or_else(|| {
-                    let mut same = old
-                        .values()
-                        .filter(|o| o.hcpcs == n.hcpcs && o.modifier == n.modifier);
-                    let first = same.next();
-                    first.filter(|_| same.next().is_none())
-                })?;
+                let o = old.find(&n.variant, &n.hcpcs, &n.modifier)?;
                 Some((o, n))
             })
             .collect();
