@@ -160,18 +160,7 @@ fn history_frame(kind: TableKind, versions: &[(Vec<Value>, Version)]) -> PolarsR
     Ok(df)
 }
 
-fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let fail = |e: PolarsError| Error::Output {
-        what: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
-        .map_err(fail)?;
-    Ok(())
-}
+use crate::stages::publish::write_frame as write_parquet;
 
 type Loaded = Vec<(ReleaseId, BTreeMap<TableKind, Table>)>;
 

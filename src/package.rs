@@ -68,24 +68,28 @@ impl Manifest {
 
     /// The member files (name, sha256) a release was built from, sorted.
     pub fn fingerprint(&self) -> Vec<(String, String)> {
-        let mut members: Vec<_> = self
-            .members
-            .iter()
-            .map(|m| (m.name.clone(), m.sha256.clone()))
-            .collect();
-        members.sort();
-        members
+        sorted(
+            self.members
+                .iter()
+                .map(|m| (m.name.clone(), m.sha256.clone())),
+        )
     }
 }
 
+/// The member files (name, sha256) of an extracted release, sorted.
 pub fn fingerprint(extracted: &Extracted) -> Vec<(String, String)> {
-    let mut members: Vec<_> = extracted
-        .members
-        .iter()
-        .map(|m| (m.name.clone(), m.sha256.clone()))
-        .collect();
-    members.sort();
-    members
+    sorted(
+        extracted
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), m.sha256.clone())),
+    )
+}
+
+fn sorted(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut pairs: Vec<_> = pairs.collect();
+    pairs.sort();
+    pairs
 }
 
 fn file_entry(dir: &Path, name: &str) -> Result<FileEntry> {

@@ -147,12 +147,7 @@ fn write_parquet(path: &Path, diff: &Diff) -> Result<()> {
         columns.push(values.into_series().with_name(name.into()).into_column());
     }
     let mut df = DataFrame::new(rows.len(), columns).map_err(|e| fail(e.to_string()))?;
-    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut df)
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(())
+    crate::stages::publish::write_frame(path, &mut df)
 }
 
 /// A PPRRVU row's fields the report shows.

@@ -305,18 +305,10 @@ fn write_payments(dir: &Path, normalized: &Normalized) -> Result<()> {
         .map(|(k, t)| (*k, t.table.clone()))
         .collect();
     let path = dir.join("payments.parquet");
-    let fail = |e: PolarsError| Error::Output {
-        what: path.display().to_string(),
-        message: e.to_string(),
-    };
-    if let Some(mut df) = crate::history::payments(&tables).map_err(fail)? {
-        let file = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(&mut df)
-            .map_err(fail)?;
+    match crate::history::payments(&tables).map_err(|e| polars_error(&path, e))? {
+        Some(mut df) => write_frame(&path, &mut df),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Pretty JSON with a trailing newline.
@@ -377,45 +369,19 @@ pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<T
     Ok((id, tables))
 }
 
-/// The published release (if any) whose ingest read exactly these member files (names and
-/// sha256) and passed validation: ingesting them again would write the same bytes.
+/// The published release (if any) built from exactly these member files (names and sha256)
+/// by this tool version, and valid: ingesting them again would write the same bytes.
 pub fn published_from(output: &Path, extracted: &Extracted) -> Option<String> {
-    let fingerprint = |members: Vec<(String, String)>| {
-        let mut members = members;
-        members.sort();
-        members
-    };
-    let ours = fingerprint(
-        extracted
-            .members
-            .iter()
-            .map(|m| (m.name.clone(), m.sha256.clone()))
-            .collect(),
-    );
-    let entries = fs::read_dir(output.join("releases")).ok()?;
-    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    names.sort();
-    names.into_iter().find_map(|dir| {
-        let json: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.join("ingest.json")).ok()?).ok()?;
-        let members = json.get("members")?.as_array()?;
-        let theirs = fingerprint(
-            members
-                .iter()
-                .filter_map(|m| {
-                    Some((
-                        m.get("name")?.as_str()?.to_string(),
-                        m.get("sha256")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect(),
-        );
-        let valid = json.get("valid").and_then(|v| v.as_bool()) == Some(true);
-        let same_tool =
-            json.get("tool_version").and_then(|v| v.as_str()) == Some(env!("CARGO_PKG_VERSION"));
-        (valid && same_tool && theirs == ours)
-            .then(|| json.get("release_id")?.as_str().map(str::to_string))?
-    })
+    let ours = package::fingerprint(extracted);
+    crate::lookup::published(output)
+        .into_iter()
+        .find_map(|(id, dir)| {
+            let manifest = package::Manifest::read(&dir)?;
+            let same = manifest.validation.valid
+                && manifest.tool_version == env!("CARGO_PKG_VERSION")
+                && manifest.fingerprint() == ours;
+            same.then(|| id.to_string())
+        })
 }
 
 /// The release facts a published release recorded in its ingest.json.
@@ -528,15 +494,23 @@ pub fn to_dataframe(table: &Table) -> PolarsResult<DataFrame> {
 }
 
 pub fn write_parquet(path: &Path, table: &Table) -> Result<()> {
-    let fail = |message: String| Error::Output {
-        what: path.display().to_string(),
-        message,
-    };
-    let mut df = to_dataframe(table).map_err(|e| fail(e.to_string()))?;
+    let mut df = to_dataframe(table).map_err(|e| polars_error(path, e))?;
+    write_frame(path, &mut df)
+}
+
+/// Writes a frame as zstd-compressed Parquet (every dataset this tool publishes).
+pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut df)
-        .map_err(|e| fail(e.to_string()))?;
+        .finish(df)
+        .map_err(|e| polars_error(path, e))?;
     Ok(())
+}
+
+pub fn polars_error(path: &Path, e: PolarsError) -> Error {
+    Error::Output {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    }
 }
