@@ -93,35 +93,25 @@ fn versions<'a>(
         }
         for (key, record) in seen {
             match open.get_mut(&key) {
-                Some(v) if same(v.record, record) => v.last = *id,
+                Some(v) if same(v.record, record) => {
+                    v.last = *id;
+                    continue;
+                }
                 Some(_) => {
-                    let mut old = open
-                        .remove(&key)
-                        .unwrap_or_else(|| unreachable!("just found"));
-                    old.ended_by = Some(*id);
-                    done.push((key.clone(), old));
-                    open.insert(
-                        key,
-                        Version {
-                            record,
-                            first: *id,
-                            last: *id,
-                            ended_by: None,
-                        },
-                    );
+                    if let Some(mut old) = open.remove(&key) {
+                        old.ended_by = Some(*id);
+                        done.push((key.clone(), old));
+                    }
                 }
-                None => {
-                    open.insert(
-                        key,
-                        Version {
-                            record,
-                            first: *id,
-                            last: *id,
-                            ended_by: None,
-                        },
-                    );
-                }
+                None => {}
             }
+            let version = Version {
+                record,
+                first: *id,
+                last: *id,
+                ended_by: None,
+            };
+            open.insert(key, version);
         }
     }
     done.extend(open);
@@ -166,7 +156,7 @@ type Loaded = Vec<(ReleaseId, BTreeMap<TableKind, Table>)>;
 
 /// The PPRRVU and GPCI tables of every published release, oldest first, read on all cores.
 fn load_published(output: &Path) -> Result<Loaded> {
-    let published = crate::lookup::published(output);
+    let published = crate::stages::publish::published(output);
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);

@@ -78,23 +78,9 @@ impl Answer {
     }
 }
 
-/// The published releases under `output`, oldest first.
-pub fn published(output: &Path) -> Vec<(ReleaseId, PathBuf)> {
-    let mut out: Vec<(ReleaseId, PathBuf)> = fs::read_dir(output.join("releases"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| Some((e.file_name().to_string_lossy().parse().ok()?, e.path())))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
 /// The release a query asks for: named, in force on a date, or the latest.
 pub fn choose_release(output: &Path, q: &Query) -> Result<(ReleaseId, PathBuf)> {
-    let all = published(output);
+    let all = crate::stages::publish::published(output);
     let none = || {
         Error::Release(format!(
             "no release is published under {}",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rvu_pipeline::http::{HttpOptions, parse_location};
 use rvu_pipeline::stages::discover::{DiscoveredRelease, discover};
-use rvu_pipeline::stages::fetch::{Status, fetch_all};
+use rvu_pipeline::stages::fetch::{Outcome, Status, fetch_all};
 use rvu_pipeline::store::{Catalog, raw_zip};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -310,6 +310,15 @@ async fn releases(server: &Server) -> Vec<DiscoveredRelease> {
         .unwrap()
 }
 
+/// Fetches one discovered release into `out` and returns its outcome.
+async fn fetch_one(server: &Server, id: &str, out: &Path, options: &HttpOptions) -> Outcome {
+    let release = only(&releases(server).await, id);
+    fetch_all(&release, out, options, false)
+        .await
+        .unwrap()
+        .remove(0)
+}
+
 fn only(releases: &[DiscoveredRelease], id: &str) -> Vec<DiscoveredRelease> {
     releases
         .iter()
@@ -461,14 +470,7 @@ async fn server_errors_are_retried() {
     let server = Server::start().await;
     cms_site(&server, Behavior::FailTimes(2, 500));
     let out = tempfile::tempdir().unwrap();
-    let outcome = &fetch_all(
-        &only(&releases(&server).await, "RVU99C"),
-        out.path(),
-        &quick(),
-        false,
-    )
-    .await
-    .unwrap()[0];
+    let outcome = &fetch_one(&server, "RVU99C", out.path(), &quick()).await;
     assert_eq!(outcome.status, Status::New);
     let statuses: Vec<u16> = server
         .requests("/files/zip/rvu99c.zip")
@@ -483,14 +485,7 @@ async fn not_found_fails_at_once_naming_the_url() {
     let server = Server::start().await;
     cms_site(&server, Behavior::NotFound);
     let out = tempfile::tempdir().unwrap();
-    let outcome = &fetch_all(
-        &only(&releases(&server).await, "RVU99C"),
-        out.path(),
-        &quick(),
-        false,
-    )
-    .await
-    .unwrap()[0];
+    let outcome = &fetch_one(&server, "RVU99C", out.path(), &quick()).await;
     let Status::Failed { error } = &outcome.status else {
         panic!("{outcome:?}")
     };
@@ -510,14 +505,7 @@ async fn a_short_body_is_resumed_with_a_range_request() {
     let server = Server::start().await;
     cms_site(&server, Behavior::TruncateOnce { after: 10_000 });
     let out = tempfile::tempdir().unwrap();
-    let outcome = &fetch_all(
-        &only(&releases(&server).await, "RVU99C"),
-        out.path(),
-        &quick(),
-        false,
-    )
-    .await
-    .unwrap()[0];
+    let outcome = &fetch_one(&server, "RVU99C", out.path(), &quick()).await;
     assert_eq!(outcome.status, Status::New);
     let requests = server.requests("/files/zip/rvu99c.zip");
     assert_eq!(requests.len(), 2);
@@ -539,14 +527,7 @@ async fn a_short_body_is_never_stored() {
         retries: 0,
         ..quick()
     };
-    let outcome = &fetch_all(
-        &only(&releases(&server).await, "RVU99C"),
-        out.path(),
-        &options,
-        false,
-    )
-    .await
-    .unwrap()[0];
+    let outcome = &fetch_one(&server, "RVU99C", out.path(), &options).await;
     let Status::Failed { error } = &outcome.status else {
         panic!("{outcome:?}")
     };
@@ -564,14 +545,7 @@ async fn a_stalled_server_times_out_and_the_retry_resumes() {
         timeout: Duration::from_millis(500),
         ..quick()
     };
-    let outcome = &fetch_all(
-        &only(&releases(&server).await, "RVU99B"),
-        out.path(),
-        &options,
-        false,
-    )
-    .await
-    .unwrap()[0];
+    let outcome = &fetch_one(&server, "RVU99B", out.path(), &options).await;
     assert_eq!(outcome.status, Status::New, "{outcome:?}");
     let requests = server.requests("/files/zip/rvu99b.zip");
     assert_eq!(requests[1].headers["range"], "bytes=5000-");
@@ -587,14 +561,7 @@ async fn a_page_that_is_not_a_zip_is_retried_then_refused() {
         Behavior::Normal,
     );
     let out = tempfile::tempdir().unwrap();
-    let outcome = &fetch_all(
-        &only(&releases(&server).await, "RVU99C"),
-        out.path(),
-        &quick(),
-        false,
-    )
-    .await
-    .unwrap()[0];
+    let outcome = &fetch_one(&server, "RVU99C", out.path(), &quick()).await;
     let Status::Failed { error } = &outcome.status else {
         panic!("{outcome:?}")
     };

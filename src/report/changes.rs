@@ -206,6 +206,14 @@ pub fn is_licensed(hcpcs: &str) -> bool {
     }
 }
 
+/// One per-locality section of the report.
+struct LocalitySection {
+    title: String,
+    note: Option<&'static str>,
+    rows: Vec<[String; 4]>,
+    more: usize,
+}
+
 /// A payment move split into its parts, in millionths of a dollar.
 #[derive(Debug, Clone)]
 struct Mover {
@@ -425,6 +433,56 @@ impl<'a> Facts<'a> {
         } else {
             code.description.clone()
         }
+    }
+
+    /// A description change's old and new text; None when the code's text is withheld.
+    fn description_change<'c>(&self, c: &'c Change) -> Option<(&'c str, &'c str)> {
+        let withheld =
+            !self.options.cpt_descriptions && is_licensed(c.key_value("hcpcs").unwrap_or(""));
+        (!withheld).then_some((c.old_value.as_str(), c.new_value.as_str()))
+    }
+
+    /// The GPCI, ANES, LOCCO and OPPSCAP sections: a note when there is nothing to list, else
+    /// the first rows (key, field, before, after) and how many more there are.
+    fn locality_sections(&self) -> Vec<LocalitySection> {
+        [
+            TableKind::Gpci,
+            TableKind::Anes,
+            TableKind::Locco,
+            TableKind::Oppscap,
+        ]
+        .into_iter()
+        .map(|kind| {
+            let changes = self
+                .locality_changes
+                .get(&kind)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let note = match (changes.is_empty(), self.diff.tables.contains_key(&kind)) {
+                (false, _) => None,
+                (true, true) => Some("No changes."),
+                (true, false) => Some("Not in these releases."),
+            };
+            let rows = changes
+                .iter()
+                .take(LIST)
+                .map(|c| {
+                    let (before, after) = match c.change {
+                        ChangeKind::Changed => (c.old_value.clone(), c.new_value.clone()),
+                        ChangeKind::Added => ("—".into(), "added".into()),
+                        ChangeKind::Deleted => ("deleted".into(), "—".into()),
+                    };
+                    [c.key.clone(), c.field.clone(), before, after]
+                })
+                .collect();
+            LocalitySection {
+                title: format!("{} changes ({})", kind.name().to_uppercase(), changes.len()),
+                note,
+                rows,
+                more: changes.len().saturating_sub(LIST),
+            }
+        })
+        .collect()
     }
 
     fn licence_note(&self) -> &'static str {
@@ -698,68 +756,35 @@ fn markdown(f: &Facts) -> String {
         o.push_str("None.\n");
     }
     for c in f.descriptions.iter().take(LIST) {
-        let code = c.key_value("hcpcs").unwrap_or("");
-        if !f.options.cpt_descriptions && is_licensed(code) {
-            let _ = writeln!(o, "- {} (CPT/CDT, withheld)", short_key(c));
-        } else {
-            let _ = writeln!(
-                o,
-                "- {}: \"{}\" → \"{}\"",
-                short_key(c),
-                escape_md(&c.old_value),
-                escape_md(&c.new_value)
-            );
+        match f.description_change(c) {
+            None => {
+                let _ = writeln!(o, "- {} (CPT/CDT, withheld)", short_key(c));
+            }
+            Some((old, new)) => {
+                let _ = writeln!(
+                    o,
+                    "- {}: \"{}\" → \"{}\"",
+                    short_key(c),
+                    escape_md(old),
+                    escape_md(new)
+                );
+            }
         }
     }
 
-    for kind in [
-        TableKind::Gpci,
-        TableKind::Anes,
-        TableKind::Locco,
-        TableKind::Oppscap,
-    ] {
-        let changes = f
-            .locality_changes
-            .get(&kind)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let _ = writeln!(
-            o,
-            "\n## {} changes ({})\n",
-            kind.name().to_uppercase(),
-            changes.len()
-        );
-        if changes.is_empty() {
-            let note = if d.tables.contains_key(&kind) {
-                "No changes."
-            } else {
-                "Not in these releases."
-            };
+    for section in f.locality_sections() {
+        let _ = writeln!(o, "\n## {}\n", section.title);
+        if let Some(note) = section.note {
             let _ = writeln!(o, "{note}");
             continue;
         }
         o.push_str("| key | field | before | after |\n|---|---|---|---|\n");
-        for c in changes.iter().take(LIST) {
-            let (a, b) = match c.change {
-                ChangeKind::Changed => (c.old_value.clone(), c.new_value.clone()),
-                ChangeKind::Added => ("—".into(), "added".into()),
-                ChangeKind::Deleted => ("deleted".into(), "—".into()),
-            };
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} |",
-                escape_md(&c.key),
-                c.field,
-                escape_md(&a),
-                escape_md(&b)
-            );
+        for row in &section.rows {
+            let cells: Vec<String> = row.iter().map(|c| escape_md(c)).collect();
+            let _ = writeln!(o, "| {} |", cells.join(" | "));
         }
-        if changes.len() > LIST {
-            let _ = writeln!(
-                o,
-                "\n… and {} more (see changes.csv).",
-                changes.len() - LIST
-            );
+        if section.more > 0 {
+            let _ = writeln!(o, "\n… and {} more (see changes.csv).", section.more);
         }
     }
     o
@@ -1004,13 +1029,9 @@ fn html(f: &Facts) -> String {
         f.descriptions.len()
     );
     for c in f.descriptions.iter().take(LIST) {
-        let withheld =
-            !f.options.cpt_descriptions && is_licensed(c.key_value("hcpcs").unwrap_or(""));
-        let (a, b) = if withheld {
-            ("(withheld)", "(withheld)")
-        } else {
-            (c.old_value.as_str(), c.new_value.as_str())
-        };
+        let (a, b) = f
+            .description_change(c)
+            .unwrap_or(("(withheld)", "(withheld)"));
         let _ = write!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -1021,49 +1042,23 @@ fn html(f: &Facts) -> String {
     }
     o.push_str("</table>");
 
-    for kind in [
-        TableKind::Gpci,
-        TableKind::Anes,
-        TableKind::Locco,
-        TableKind::Oppscap,
-    ] {
-        let changes = f
-            .locality_changes
-            .get(&kind)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let _ = write!(
-            o,
-            "\n<h2>{} changes ({})</h2>",
-            kind.name().to_uppercase(),
-            changes.len()
-        );
-        if changes.is_empty() {
-            let note = if d.tables.contains_key(&kind) {
-                "No changes."
-            } else {
-                "Not in these releases."
-            };
+    for section in f.locality_sections() {
+        let _ = write!(o, "\n<h2>{}</h2>", e(&section.title));
+        if let Some(note) = section.note {
             let _ = write!(o, "<p>{note}</p>");
             continue;
         }
         o.push_str("<table><tr><th>key</th><th>field</th><th>before</th><th>after</th></tr>");
-        for c in changes.iter().take(LIST) {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(&c.key),
-                e(&c.field),
-                e(&c.old_value),
-                e(&c.new_value)
-            );
+        for row in &section.rows {
+            let cells: String = row.iter().map(|c| format!("<td>{}</td>", e(c))).collect();
+            let _ = write!(o, "<tr>{cells}</tr>");
         }
         o.push_str("</table>");
-        if changes.len() > LIST {
+        if section.more > 0 {
             let _ = write!(
                 o,
                 "<p class=\"note\">… and {} more in changes.csv.</p>",
-                changes.len() - LIST
+                section.more
             );
         }
     }

@@ -215,17 +215,7 @@ fn write_package(
 
 /// `latest.json`: the newest release published here, its revision and folder.
 fn write_latest(output: &Path) -> Result<()> {
-    let Ok(entries) = fs::read_dir(output.join("releases")) else {
-        return Ok(());
-    };
-    let newest = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let id: crate::catalog::ReleaseId = e.file_name().to_string_lossy().parse().ok()?;
-            Some((id, e.path()))
-        })
-        .max_by_key(|(id, _)| *id);
-    let Some((id, dir)) = newest else {
+    let Some((id, dir)) = published(output).pop() else {
         return Ok(());
     };
     let revision = package::Manifest::read(&dir).map_or(1, |m| m.revision);
@@ -373,15 +363,13 @@ pub fn load_release(dir: &Path) -> Result<(crate::catalog::ReleaseId, BTreeMap<T
 /// by this tool version, and valid: ingesting them again would write the same bytes.
 pub fn published_from(output: &Path, extracted: &Extracted) -> Option<String> {
     let ours = package::fingerprint(extracted);
-    crate::lookup::published(output)
-        .into_iter()
-        .find_map(|(id, dir)| {
-            let manifest = package::Manifest::read(&dir)?;
-            let same = manifest.validation.valid
-                && manifest.tool_version == env!("CARGO_PKG_VERSION")
-                && manifest.fingerprint() == ours;
-            same.then(|| id.to_string())
-        })
+    published(output).into_iter().find_map(|(id, dir)| {
+        let manifest = package::Manifest::read(&dir)?;
+        let same = manifest.validation.valid
+            && manifest.tool_version == env!("CARGO_PKG_VERSION")
+            && manifest.fingerprint() == ours;
+        same.then(|| id.to_string())
+    })
 }
 
 /// The release facts a published release recorded in its ingest.json.
@@ -416,15 +404,24 @@ pub fn load_tables(dir: &Path, kinds: &[TableKind]) -> Result<BTreeMap<TableKind
 
 /// The latest release published under `output` that comes before `id` (the prior release).
 pub fn prior_release(output: &Path, id: crate::catalog::ReleaseId) -> Option<PathBuf> {
-    let entries = fs::read_dir(output.join("releases")).ok()?;
-    entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let other: crate::catalog::ReleaseId = e.file_name().to_string_lossy().parse().ok()?;
-            (other < id).then(|| (other, e.path()))
-        })
-        .max_by_key(|(other, _)| *other)
+    published(output)
+        .into_iter()
+        .rfind(|(other, _)| *other < id)
         .map(|(_, path)| path)
+}
+
+/// The releases published under `output` (folders named by a release id), oldest first.
+pub fn published(output: &Path) -> Vec<(crate::catalog::ReleaseId, PathBuf)> {
+    let mut out: Vec<(crate::catalog::ReleaseId, PathBuf)> = fs::read_dir(output.join("releases"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| Some((e.file_name().to_string_lossy().parse().ok()?, e.path())))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 /// CSV with the canonical header; decimals at their precision, booleans as true/false.
