@@ -384,15 +384,7 @@ fn codes(
             .and_modify(|l| *l = (*l).max(v.first))
             .or_insert(v.first);
     }
-    let text = |r: &Record, c: &str| {
-        table
-            .value(r, c)
-            .map(|v| match table.columns().iter().find(|s| s.name == c) {
-                Some(spec) => v.render(spec.kind),
-                None => v.render(Kind::Text),
-            })
-            .unwrap_or_default()
-    };
+    let text = |r: &Record, c: &str| table.render(r, c);
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
     let mut rows: BTreeMap<(String, String), &Record> = BTreeMap::new();
     for r in &table.rows {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::package::Manifest;
 use crate::payment::{self, Amounts, Inputs, PAYABLE};
 use crate::read::{Grid, Row};
-use crate::tables::{Kind, Record, Table, TableKind, Value};
+use crate::tables::{Record, Table, TableKind, Value};
 
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -136,15 +136,7 @@ fn load_rows(
 }
 
 fn cell(table: &Table, record: &Record, column: &str) -> String {
-    table
-        .value(record, column)
-        .map(
-            |v| match (v, table.columns().iter().find(|c| c.name == column)) {
-                (v, Some(spec)) => v.render(spec.kind),
-                (v, None) => v.render(Kind::Text),
-            },
-        )
-        .unwrap_or_default()
+    table.render(record, column)
 }
 
 fn dec(table: &Table, record: &Record, column: &str) -> i64 {

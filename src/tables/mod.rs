@@ -357,6 +357,13 @@ impl Table {
         self.sort();
     }
 
+    /// A cell as the published CSV writes it ("" for a missing column).
+    pub fn render(&self, record: &Record, column: &str) -> String {
+        self.column_index(column)
+            .map(|i| record.values[i].render(self.columns()[i].kind))
+            .unwrap_or_default()
+    }
+
     pub fn value<'r>(&self, record: &'r Record, column: &str) -> Option<&'r Value> {
         self.column_index(column).map(|i| &record.values[i])
     }

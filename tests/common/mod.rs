@@ -77,10 +77,8 @@ pub fn one<'a>(table: &'a Table, filter: &[(&str, &str)]) -> &'a Record {
 
 /// A cell as the CSV output writes it.
 pub fn cell(table: &Table, record: &Record, column: &str) -> String {
-    let i = table
-        .column_index(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
-    record.values[i].render(table.columns()[i].kind)
+    assert!(table.column_index(column).is_some(), "no column {column}");
+    table.render(record, column)
 }
 
 pub fn assert_cells(table: &Table, record: &Record, expected: &[(&str, &str)]) {
