@@ -143,8 +143,81 @@ fn diff_and_reports(c: &mut Criterion) {
     let _ = fs::remove_dir_all(&out);
 }
 
+/// Publishing RVU25D (all datasets, payments, the history step and `codes`) into an output
+/// folder where RVU25B is already published, as a quarterly run does.
+fn publish_release(c: &mut Criterion) {
+    use criterion::BatchSize;
+    use rvu_pipeline::history;
+    let options = normalize::Options::default();
+    let read = |path: &Path| {
+        let extracted = extract::extract(path, &Limits::default()).unwrap();
+        let normalized = normalize::normalize(&extracted, path, &options).unwrap();
+        (extracted, normalized)
+    };
+    let (prior, current) = (
+        read(&samples().join("RVU25B")),
+        read(&samples().join("RVU25D")),
+    );
+    let root = std::env::temp_dir().join(format!("rvu-bench-publish-{}", std::process::id()));
+    let template = root.join("template");
+    let report = validate::validate(&validate::Subject::from_normalized(&prior.1), None);
+    publish::publish(&template, &prior.0, &prior.1, &report).unwrap();
+    history::update(
+        &template,
+        prior.1.release_id,
+        &prior.1.table_refs(),
+        None,
+        true,
+    )
+    .unwrap();
+    let report = validate::validate(&validate::Subject::from_normalized(&current.1), None);
+    let mut group = c.benchmark_group("publish RVU25D after RVU25B");
+    group.sample_size(10);
+    let mut round = 0;
+    group.bench_function("datasets, payments, history and codes", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                let out = root.join(format!("run{round}"));
+                copy_tree(&template, &out);
+                out
+            },
+            |out| {
+                publish::publish(&out, &current.0, &current.1, &report).unwrap();
+                let before = prior.1.table_refs();
+                history::update(
+                    &out,
+                    current.1.release_id,
+                    &current.1.table_refs(),
+                    Some((prior.1.release_id, &before)),
+                    true,
+                )
+                .unwrap();
+                let _ = fs::remove_dir_all(&out);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    let _ = fs::remove_dir_all(&root);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &dest);
+        } else {
+            fs::copy(&path, &dest).unwrap();
+        }
+    }
+}
+
 criterion_group!(
     benches,
+    publish_release,
     per_table_and_format,
     end_to_end,
     validation,

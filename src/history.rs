@@ -1,17 +1,21 @@
-//! Published datasets across releases: the history of every PPRRVU and GPCI row with the
-//! dates it was in force, conversion factors by date, the `codes` dataset for the code
-//! reference site, and per-release `payments`.
+//! History across published releases: every PPRRVU and GPCI row version with the dates it
+//! was in force, and the conversion factors by date (`history/`), plus the `codes` dataset.
+//!
+//! A history is a fold over releases in order: each release either carries a key's open
+//! version on unchanged, ends it, or starts a new one (see [`extend`]). Publishing the newest
+//! release applies one step to the stored history; anything else (a back-filled release, a
+//! revision) refolds every published release.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
 use polars::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ReleaseId, effective_from};
 use crate::error::{Error, Result};
-use crate::payment::{self, Inputs, PAYABLE};
-use crate::report::changes::is_licensed;
+use crate::stages::publish::{polars_error, write_frame};
 use crate::tables::{Kind, Record, Table, TableKind, Value};
 
 /// The day before an ISO date (`2025-04-01` -> `2025-03-31`).
@@ -47,110 +51,339 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// One version of a row: the values, the first and last release that carried them.
-struct Version<'a> {
-    record: &'a Record,
-    first: ReleaseId,
-    last: ReleaseId,
-    /// The release after `last` (where the next version starts or the key disappears).
-    ended_by: Option<ReleaseId>,
+/// A key as text (every key column of PPRRVU and GPCI is a code or label).
+type Key = Vec<Option<String>>;
+
+/// The tables of one release, by kind.
+pub type Tables<'a> = BTreeMap<TableKind, &'a Table>;
+
+/// What one release does to a history: open versions that run on, open versions that end,
+/// and the rows of the versions it starts.
+struct Step {
+    id: ReleaseId,
+    continuing: HashSet<Key>,
+    ending: HashSet<Key>,
+    started: DataFrame,
 }
 
-/// Versions of every key of a table across releases (oldest first), merging runs of equal
-/// values (release_id aside).
-fn versions<'a>(
-    kind: TableKind,
-    releases: &'a [(ReleaseId, BTreeMap<TableKind, Table>)],
-) -> Vec<(Vec<Value>, Version<'a>)> {
-    let mut open: HashMap<Vec<Value>, Version<'a>> = HashMap::new();
-    let mut done: Vec<(Vec<Value>, Version<'a>)> = Vec::new();
-    for (id, tables) in releases {
-        let Some(table) = tables.get(&kind) else {
-            continue;
-        };
-        let release_col = table.column_index("release_id");
-        let same = |a: &Record, b: &Record| {
-            a.values
-                .iter()
-                .zip(&b.values)
-                .enumerate()
-                .all(|(i, (x, y))| Some(i) == release_col || x == y)
-        };
-        let mut seen: HashMap<Vec<Value>, &Record> = HashMap::new();
-        for record in &table.rows {
-            seen.entry(table.key_of(record)).or_insert(record);
-        }
-        let gone: Vec<Vec<Value>> = open
-            .keys()
-            .filter(|k| !seen.contains_key(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(mut v) = open.remove(&key) {
-                v.ended_by = Some(*id);
-                done.push((key, v));
-            }
-        }
-        for (key, record) in seen {
-            match open.get_mut(&key) {
-                Some(v) if same(v.record, record) => {
-                    v.last = *id;
-                    continue;
-                }
-                Some(_) => {
-                    if let Some(mut old) = open.remove(&key) {
-                        old.ended_by = Some(*id);
-                        done.push((key.clone(), old));
-                    }
-                }
-                None => {}
-            }
-            let version = Version {
-                record,
-                first: *id,
-                last: *id,
-                ended_by: None,
-            };
-            open.insert(key, version);
-        }
-    }
-    done.extend(open);
-    done.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.first.cmp(&b.1.first)));
-    done
-}
-
-fn string_column(name: &str, values: Vec<Option<String>>) -> Column {
+pub(crate) fn string_column(name: &str, values: Vec<Option<String>>) -> Column {
     let chunked: StringChunked = values.iter().map(|v| v.as_deref()).collect();
     chunked.into_series().with_name(name.into()).into_column()
 }
 
-/// A history table: the canonical columns, then first/last release and the dates in force.
-fn history_frame(kind: TableKind, versions: &[(Vec<Value>, Version)]) -> PolarsResult<DataFrame> {
-    let records: Vec<&Record> = versions.iter().map(|(_, v)| v.record).collect();
+/// The first row of each key (later duplicates are validation's business, not history's).
+fn first_per_key(table: &Table) -> HashMap<Key, &Record> {
+    let key = table.key_indexes();
+    let mut out = HashMap::with_capacity(table.rows.len());
+    for record in &table.rows {
+        let k: Key = key
+            .iter()
+            .map(|&i| record.values[i].as_text().map(str::to_string))
+            .collect();
+        out.entry(k).or_insert(record);
+    }
+    out
+}
+
+/// New versions' rows: the canonical columns, then last release and the dates in force.
+fn started_frame(kind: TableKind, id: ReleaseId, records: Vec<Record>) -> PolarsResult<DataFrame> {
+    let height = records.len();
     let table = Table {
         kind,
         file: String::new(),
-        rows: records.into_iter().cloned().collect(),
+        rows: records,
         skipped_rows: 0,
     };
     let mut df = crate::stages::publish::to_dataframe(&table)?;
-    let text = |f: &dyn Fn(&Version) -> Option<String>| {
-        versions.iter().map(|(_, v)| f(v)).collect::<Vec<_>>()
-    };
+    let same = |text: Option<String>| vec![text; height];
     for column in [
-        string_column("last_release_id", text(&|v| Some(v.last.to_string()))),
-        string_column("effective_from", text(&|v| Some(effective_from(v.first)))),
-        string_column(
-            "effective_to",
-            text(&|v| v.ended_by.map(|n| day_before(&effective_from(n)))),
-        ),
+        string_column("last_release_id", same(Some(id.to_string()))),
+        string_column("effective_from", same(Some(effective_from(id)))),
+        string_column("effective_to", same(None)),
     ] {
         df.with_column(column)?;
     }
     Ok(df)
 }
 
-use crate::stages::publish::write_frame as write_parquet;
+/// The step a release's table makes after the prior release's table (None: the first).
+fn table_step(
+    kind: TableKind,
+    prior: Option<&Table>,
+    next: &Table,
+    id: ReleaseId,
+) -> PolarsResult<Step> {
+    let release_col = next.column_index("release_id");
+    let same = |a: &Record, b: &Record| {
+        a.values
+            .iter()
+            .zip(&b.values)
+            .enumerate()
+            .all(|(i, (x, y))| Some(i) == release_col || x == y)
+    };
+    let before = prior.map(first_per_key).unwrap_or_default();
+    let after = first_per_key(next);
+    let (mut continuing, mut ending) = (HashSet::new(), HashSet::new());
+    for (key, old) in &before {
+        match after.get(key) {
+            Some(new) if same(old, new) => continuing.insert(key.clone()),
+            _ => ending.insert(key.clone()),
+        };
+    }
+    let started: Vec<Record> = after
+        .into_iter()
+        .filter(|(key, _)| !continuing.contains(key))
+        .map(|(_, record)| record.clone())
+        .collect();
+    Ok(Step {
+        id,
+        continuing,
+        ending,
+        started: started_frame(kind, id, started)?,
+    })
+}
+
+/// The conversion factor of each variant in a PPRRVU table.
+fn conversion_factors(table: &Table) -> BTreeMap<String, String> {
+    let mut cfs = BTreeMap::new();
+    for r in &table.rows {
+        let variant = table
+            .value(r, "variant")
+            .map(|v| v.render(Kind::Text))
+            .unwrap_or_default();
+        if let Some(Value::Dec(cf)) = table.value(r, "conversion_factor") {
+            cfs.entry(variant)
+                .or_insert_with(|| crate::tables::format_decimal(*cf, 4));
+        }
+    }
+    cfs
+}
+
+const CF_KEY: &[&str] = &["variant"];
+
+fn cf_frame(id: ReleaseId, runs: &[(String, String)]) -> PolarsResult<DataFrame> {
+    let col = |name: &str, f: &dyn Fn(&(String, String)) -> Option<String>| {
+        string_column(name, runs.iter().map(f).collect())
+    };
+    DataFrame::new(
+        runs.len(),
+        vec![
+            col("variant", &|r| Some(r.0.clone())),
+            col("conversion_factor", &|r| Some(r.1.clone())),
+            col("release_id", &|_| Some(id.to_string())),
+            col("last_release_id", &|_| Some(id.to_string())),
+            col("effective_from", &|_| Some(effective_from(id))),
+            col("effective_to", &|_| None),
+        ],
+    )
+}
+
+fn cf_step(prior: Option<&Table>, next: &Table, id: ReleaseId) -> PolarsResult<Step> {
+    let before = prior.map(conversion_factors).unwrap_or_default();
+    let after = conversion_factors(next);
+    let (mut continuing, mut ending) = (HashSet::new(), HashSet::new());
+    for (variant, cf) in &before {
+        let key = vec![Some(variant.clone())];
+        if after.get(variant) == Some(cf) {
+            continuing.insert(key);
+        } else {
+            ending.insert(key);
+        }
+    }
+    let started: Vec<(String, String)> = after
+        .into_iter()
+        .filter(|(variant, _)| !continuing.contains(&vec![Some(variant.clone())]))
+        .collect();
+    Ok(Step {
+        id,
+        continuing,
+        ending,
+        started: cf_frame(id, &started)?,
+    })
+}
+
+fn text_column(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
+    Ok(df.column(name)?.str()?.clone())
+}
+
+fn keys_of(df: &DataFrame, key_cols: &[&str]) -> PolarsResult<Vec<Key>> {
+    let columns = key_cols
+        .iter()
+        .map(|c| text_column(df, c))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok((0..df.height())
+        .map(|i| {
+            columns
+                .iter()
+                .map(|c| c.get(i).map(str::to_string))
+                .collect()
+        })
+        .collect())
+}
+
+/// Moves a history on by one release. Returns false, changing nothing, when the history's
+/// open versions are not exactly the keys the step expects (it was built from other releases).
+fn extend(history: &mut DataFrame, key_cols: &[&str], step: Step) -> PolarsResult<bool> {
+    let keys = keys_of(history, key_cols)?;
+    let mut last: Vec<Option<String>> = text_column(history, "last_release_id")?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect();
+    let mut to: Vec<Option<String>> = text_column(history, "effective_to")?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect();
+    let ended = day_before(&effective_from(step.id));
+    let mut open = 0;
+    for (i, key) in keys.iter().enumerate() {
+        if to[i].is_some() {
+            continue;
+        }
+        open += 1;
+        if step.continuing.contains(key) {
+            last[i] = Some(step.id.to_string());
+        } else if step.ending.contains(key) {
+            to[i] = Some(ended.clone());
+        } else {
+            return Ok(false);
+        }
+    }
+    if open != step.continuing.len() + step.ending.len() {
+        return Ok(false);
+    }
+    history.with_column(string_column("last_release_id", last))?;
+    history.with_column(string_column("effective_to", to))?;
+    history.vstack_mut(&step.started)?;
+    Ok(true)
+}
+
+/// Rows in key order, each key's versions oldest first: the same bytes however it was built.
+fn sorted(history: &DataFrame, key_cols: &[&str]) -> PolarsResult<DataFrame> {
+    let keys = keys_of(history, key_cols)?;
+    let first = text_column(history, "release_id")?;
+    let mut order: Vec<(Key, Option<ReleaseId>, IdxSize)> = keys
+        .into_iter()
+        .zip(first.iter())
+        .zip(0..)
+        .map(|((k, f), i)| (k, f.and_then(|f| f.parse().ok()), i))
+        .collect();
+    order.sort();
+    let idx = IdxCa::from_vec("idx".into(), order.into_iter().map(|(_, _, i)| i).collect());
+    let mut out = history.take(&idx)?;
+    // One chunk, so the Parquet bytes do not depend on how the rows were gathered.
+    out.rechunk_mut();
+    Ok(out)
+}
+
+/// The three histories as they are built: PPRRVU, GPCI and conversion factors.
+struct Histories {
+    pprrvu: DataFrame,
+    gpci: DataFrame,
+    cf: DataFrame,
+}
+
+impl Histories {
+    fn empty(id: ReleaseId) -> PolarsResult<Histories> {
+        Ok(Histories {
+            pprrvu: started_frame(TableKind::Pprrvu, id, Vec::new())?,
+            gpci: started_frame(TableKind::Gpci, id, Vec::new())?,
+            cf: cf_frame(id, &[])?,
+        })
+    }
+
+    /// Applies one release; `prior` holds, per table, the last table the histories took in
+    /// (a release without a GPCI file leaves its open versions running). False when the
+    /// histories' open versions are not `prior`'s keys.
+    fn apply(&mut self, prior: &Tables, next: &Tables, id: ReleaseId) -> PolarsResult<bool> {
+        let mut ok = true;
+        if let Some(table) = next.get(&TableKind::Pprrvu) {
+            let before = prior.get(&TableKind::Pprrvu).copied();
+            let step = table_step(TableKind::Pprrvu, before, table, id)?;
+            ok &= extend(&mut self.pprrvu, TableKind::Pprrvu.key(), step)?;
+            ok &= extend(&mut self.cf, CF_KEY, cf_step(before, table, id)?)?;
+        }
+        if let Some(table) = next.get(&TableKind::Gpci) {
+            let before = prior.get(&TableKind::Gpci).copied();
+            let step = table_step(TableKind::Gpci, before, table, id)?;
+            ok &= extend(&mut self.gpci, TableKind::Gpci.key(), step)?;
+        }
+        Ok(ok)
+    }
+}
+
+/// Which published release versions a stored history was built from.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+struct State {
+    /// (release id, sha256 of its manifest.json), oldest first.
+    releases: Vec<(ReleaseId, String)>,
+}
+
+fn published_state(output: &Path) -> State {
+    State {
+        releases: crate::stages::publish::published(output)
+            .into_iter()
+            .map(|(id, dir)| {
+                let sha = fs::read(dir.join("manifest.json"))
+                    .map(|b| crate::stages::extract::sha256_hex(&b))
+                    .unwrap_or_default();
+                (id, sha)
+            })
+            .collect(),
+    }
+}
+
+fn read_state(history: &Path) -> Option<State> {
+    serde_json::from_slice(&fs::read(history.join("state.json")).ok()?).ok()
+}
+
+fn read_frame(path: &Path) -> Result<DataFrame> {
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| polars_error(path, e))
+}
+
+/// Brings `history/` up to date after `id` was published: one step on the stored history when
+/// `id` is the newest release and the history holds exactly the releases before it, else a
+/// refold of every published release.
+pub fn update(
+    output: &Path,
+    id: ReleaseId,
+    next: &Tables,
+    prior: Option<(ReleaseId, &Tables)>,
+    cpt_descriptions: bool,
+) -> Result<()> {
+    let dir = output.join("history");
+    let now = published_state(output);
+    let before = State {
+        releases: now
+            .releases
+            .iter()
+            .filter(|(r, _)| *r != id)
+            .cloned()
+            .collect(),
+    };
+    let appends = now.releases.last().is_some_and(|(last, _)| *last == id)
+        && prior.map(|(p, _)| p) == before.releases.last().map(|(r, _)| *r)
+        && read_state(&dir).as_ref() == Some(&before);
+    if appends {
+        let mut histories = Histories {
+            pprrvu: read_frame(&dir.join("pprrvu.parquet"))?,
+            gpci: read_frame(&dir.join("gpci.parquet"))?,
+            cf: read_frame(&dir.join("conversion_factors.parquet"))?,
+        };
+        let applied = histories
+            .apply(prior.map_or(&Tables::new(), |(_, t)| t), next, id)
+            .map_err(|e| polars_error(&dir, e))?;
+        if let (true, Some(latest)) = (applied, next.get(&TableKind::Pprrvu)) {
+            tracing::info!("history: {id} appended to the stored history");
+            return write(output, histories, (id, latest), &now, cpt_descriptions);
+        }
+        tracing::info!("history: stored history does not end at the prior release; rebuilding");
+    }
+    tracing::info!("history: rebuilt from every published release");
+    rebuild(output, cpt_descriptions)
+}
 
 type Loaded = Vec<(ReleaseId, BTreeMap<TableKind, Table>)>;
 
@@ -187,45 +420,72 @@ fn load_published(output: &Path) -> Result<Loaded> {
     })
 }
 
-/// Rebuilds `history/` (PPRRVU and GPCI versions, conversion factors) and `codes.parquet` /
-/// `codes.jsonl` from every release published under `output`.
+/// Rebuilds `history/` and the `codes` dataset from every release published under `output`.
 pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
-    let clock = std::time::Instant::now();
+    let state = published_state(output);
     let releases = load_published(output)?;
-    tracing::debug!("history: loaded in {:?}", clock.elapsed());
-    if releases.is_empty() {
+    let Some((latest_id, latest)) = releases.last() else {
         return Ok(());
+    };
+    let dir = output.join("history");
+    let fail = |e: PolarsError| polars_error(&dir, e);
+    let mut histories = Histories::empty(releases[0].0).map_err(fail)?;
+    let mut prior = Tables::new();
+    for (id, tables) in &releases {
+        let next: Tables = tables.iter().map(|(k, t)| (*k, t)).collect();
+        if !histories.apply(&prior, &next, *id).map_err(fail)? {
+            return Err(Error::Output {
+                what: dir.display().to_string(),
+                message: format!("history: {id} does not follow the releases before it"),
+            });
+        }
+        prior.extend(next);
     }
+    let Some(latest_table) = latest.get(&TableKind::Pprrvu) else {
+        return Ok(());
+    };
+    write(
+        output,
+        histories,
+        (*latest_id, latest_table),
+        &state,
+        cpt_descriptions,
+    )
+}
+
+/// Writes the histories, `codes` and the state to a staging folder and swaps it in.
+fn write(
+    output: &Path,
+    histories: Histories,
+    latest: (ReleaseId, &Table),
+    state: &State,
+    cpt_descriptions: bool,
+) -> Result<()> {
     let staging = output
         .join(".staging")
         .join(format!("history.{}", std::process::id()));
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    let polars_err = |e: PolarsError| Error::Output {
-        what: "history".into(),
-        message: e.to_string(),
-    };
-    let pprrvu_versions = versions(TableKind::Pprrvu, &releases);
-    tracing::debug!("history: versions at {:?}", clock.elapsed());
-    for kind in [TableKind::Pprrvu, TableKind::Gpci] {
-        let gpci_versions;
-        let v = match kind {
-            TableKind::Pprrvu => &pprrvu_versions,
-            _ => {
-                gpci_versions = versions(kind, &releases);
-                &gpci_versions
-            }
-        };
-        let mut df = history_frame(kind, v).map_err(polars_err)?;
-        write_parquet(&staging.join(format!("{}.parquet", kind.name())), &mut df)?;
-    }
-    tracing::debug!("history: frames written at {:?}", clock.elapsed());
-    let mut cf = conversion_factors(&releases).map_err(polars_err)?;
-    write_parquet(&staging.join("conversion_factors.parquet"), &mut cf)?;
+    let fail = |e: PolarsError| polars_error(&staging, e);
+    let Histories { pprrvu, gpci, cf } = histories;
+    let mut pprrvu = sorted(&pprrvu, TableKind::Pprrvu.key()).map_err(fail)?;
+    let mut gpci = sorted(&gpci, TableKind::Gpci.key()).map_err(fail)?;
+    let mut cf = sorted(&cf, CF_KEY).map_err(fail)?;
     let (mut codes, lines) =
-        codes(&releases, &pprrvu_versions, cpt_descriptions).map_err(polars_err)?;
-    tracing::debug!("history: codes at {:?}", clock.elapsed());
-    write_parquet(&staging.join("codes.parquet"), &mut codes)?;
-    fs::write(staging.join("codes.jsonl"), lines).map_err(|e| Error::io(&staging, e))?;
+        crate::codes::codes(latest.0, latest.1, &pprrvu, cpt_descriptions).map_err(fail)?;
+    for (name, frame) in [
+        ("pprrvu", &mut pprrvu),
+        ("gpci", &mut gpci),
+        ("conversion_factors", &mut cf),
+        ("codes", &mut codes),
+    ] {
+        write_frame(&staging.join(format!("{name}.parquet")), frame)?;
+    }
+    let text = |path: &Path, text: String| fs::write(path, text).map_err(|e| Error::io(path, e));
+    text(&staging.join("codes.jsonl"), lines)?;
+    text(
+        &staging.join("state.json"),
+        serde_json::to_string_pretty(state).unwrap_or_default() + "\n",
+    )?;
     // Swap the whole folder in, as releases are.
     let target = output.join("history");
     let old = output
@@ -239,380 +499,6 @@ pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
     Ok(())
 }
 
-/// A run of one conversion factor: variant, CF, first and last release, the release after.
-type CfRun = (String, String, ReleaseId, ReleaseId, Option<ReleaseId>);
-
-fn conversion_factors(
-    releases: &[(ReleaseId, BTreeMap<TableKind, Table>)],
-) -> PolarsResult<DataFrame> {
-    // Per variant, in release order, merged into runs of equal values.
-    let mut runs: Vec<CfRun> = Vec::new();
-    let mut open: BTreeMap<String, usize> = BTreeMap::new();
-    for (id, tables) in releases {
-        let Some(t) = tables.get(&TableKind::Pprrvu) else {
-            continue;
-        };
-        let mut cfs: BTreeMap<String, String> = BTreeMap::new();
-        for r in &t.rows {
-            let variant = t
-                .value(r, "variant")
-                .map(|v| v.render(Kind::Text))
-                .unwrap_or_default();
-            if let Some(Value::Dec(cf)) = t.value(r, "conversion_factor") {
-                cfs.entry(variant)
-                    .or_insert_with(|| crate::tables::format_decimal(*cf, 4));
-            }
-        }
-        for (variant, i) in open.clone() {
-            if !cfs.contains_key(&variant) {
-                runs[i].4 = Some(*id);
-                open.remove(&variant);
-            }
-        }
-        for (variant, cf) in cfs {
-            match open.get(&variant) {
-                Some(&i) if runs[i].1 == cf => runs[i].3 = *id,
-                Some(&i) => {
-                    runs[i].4 = Some(*id);
-                    runs.push((variant.clone(), cf, *id, *id, None));
-                    open.insert(variant, runs.len() - 1);
-                }
-                None => {
-                    runs.push((variant.clone(), cf, *id, *id, None));
-                    open.insert(variant, runs.len() - 1);
-                }
-            }
-        }
-    }
-    let col = |name: &str, f: &dyn Fn(&CfRun) -> Option<String>| {
-        string_column(name, runs.iter().map(f).collect())
-    };
-    DataFrame::new(
-        runs.len(),
-        vec![
-            col("variant", &|r| Some(r.0.clone())),
-            col("conversion_factor", &|r| Some(r.1.clone())),
-            col("release_id", &|r| Some(r.2.to_string())),
-            col("last_release_id", &|r| Some(r.3.to_string())),
-            col("effective_from", &|r| Some(effective_from(r.2))),
-            col("effective_to", &|r| {
-                r.4.map(|n| day_before(&effective_from(n)))
-            }),
-        ],
-    )
-}
-
-/// The CPT section or HCPCS Level II family of a code, for the code reference site.
-pub fn category(hcpcs: &str) -> &'static str {
-    let first = hcpcs.chars().next().unwrap_or(' ');
-    if first.is_ascii_digit() {
-        return match hcpcs.chars().last() {
-            Some('F') => "Category II (Performance Measures)",
-            Some('T') => "Category III (Emerging Technology)",
-            Some('U') => "Proprietary Laboratory Analyses",
-            Some('M') => "Multianalyte Assays with Algorithmic Analyses",
-            _ => match hcpcs.parse::<u32>().unwrap_or(0) {
-                100..=1999 => "Anesthesia",
-                10004..=69990 => "Surgery",
-                70010..=79999 => "Radiology",
-                80047..=89398 => "Pathology and Laboratory",
-                99202..=99499 => "Evaluation and Management",
-                _ => "Medicine",
-            },
-        };
-    }
-    match first {
-        'A' => "A Codes (Transportation, Medical and Surgical Supplies)",
-        'B' => "B Codes (Enteral and Parenteral Therapy)",
-        'C' => "C Codes (Outpatient PPS)",
-        'D' => "D Codes (Dental Procedures)",
-        'E' => "E Codes (Durable Medical Equipment)",
-        'G' => "G Codes (Procedures and Professional Services)",
-        'H' => "H Codes (Alcohol and Drug Abuse Treatment)",
-        'J' => "J Codes (Drugs)",
-        'K' => "K Codes (Temporary, DME MACs)",
-        'L' => "L Codes (Orthotics and Prosthetics)",
-        'M' => "M Codes (Medical Services and Measures)",
-        'P' => "P Codes (Pathology and Laboratory)",
-        'Q' => "Q Codes (Temporary)",
-        'R' => "R Codes (Diagnostic Radiology)",
-        'S' => "S Codes (Temporary, Private Payers)",
-        'T' => "T Codes (State Medicaid Agencies)",
-        'U' => "U Codes (Coronavirus Laboratory Tests)",
-        'V' => "V Codes (Vision and Hearing)",
-        _ => "Other",
-    }
-}
-
-pub fn description_source(hcpcs: &str) -> &'static str {
-    match hcpcs.chars().next() {
-        Some(c) if c.is_ascii_digit() => "cpt",
-        Some('D') if is_licensed(hcpcs) => "ada",
-        _ => "hcpcs",
-    }
-}
-
-/// One row per (hcpcs, modifier) of the latest release, with when it first appeared and when
-/// it last changed. Returns the frame and its JSON lines.
-fn codes(
-    releases: &[(ReleaseId, BTreeMap<TableKind, Table>)],
-    history: &[(Vec<Value>, Version)],
-    cpt_descriptions: bool,
-) -> PolarsResult<(DataFrame, String)> {
-    let mut first_seen: BTreeMap<(String, String), ReleaseId> = BTreeMap::new();
-    let mut last_changed: BTreeMap<(String, String), ReleaseId> = BTreeMap::new();
-    let Some((latest_id, latest)) = releases.last() else {
-        return Ok((DataFrame::empty(), String::new()));
-    };
-    let Some(table) = latest.get(&TableKind::Pprrvu) else {
-        return Ok((DataFrame::empty(), String::new()));
-    };
-    let code_of = |key: &[Value]| {
-        (
-            key.get(1).map(|v| v.render(Kind::Text)).unwrap_or_default(),
-            key.get(2).map(|v| v.render(Kind::Text)).unwrap_or_default(),
-        )
-    };
-    for (key, v) in history {
-        let code = code_of(key);
-        first_seen
-            .entry(code.clone())
-            .and_modify(|f| *f = (*f).min(v.first))
-            .or_insert(v.first);
-        last_changed
-            .entry(code)
-            .and_modify(|l| *l = (*l).max(v.first))
-            .or_insert(v.first);
-    }
-    let text = |r: &Record, c: &str| table.render(r, c);
-    // One row per code: the non-QPP variant where there are two (their RVUs are the same).
-    let mut rows: BTreeMap<(String, String), &Record> = BTreeMap::new();
-    for r in &table.rows {
-        let code = (text(r, "hcpcs"), text(r, "modifier"));
-        let preferred = text(r, "variant") != "qpp";
-        if preferred || !rows.contains_key(&code) {
-            rows.insert(code, r);
-        }
-    }
-    let mut columns: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
-    let order = [
-        "release_id",
-        "hcpcs",
-        "modifier",
-        "description",
-        "description_source",
-        "category",
-        "status_code",
-        "status_meaning",
-        "has_work_rvu",
-        "work_rvu",
-        "nonfacility_pe_rvu",
-        "facility_pe_rvu",
-        "mp_rvu",
-        "nonfacility_total",
-        "facility_total",
-        "global_days",
-        "first_release_id",
-        "last_changed_release_id",
-    ];
-    let mut lines = String::new();
-    for ((hcpcs, modifier), r) in &rows {
-        let licensed = is_licensed(hcpcs);
-        let description = (cpt_descriptions || !licensed).then(|| text(r, "description"));
-        let status = text(r, "status_code");
-        let work = text(r, "work_rvu");
-        let values: Vec<(&str, Option<String>)> = vec![
-            ("release_id", Some(latest_id.to_string())),
-            ("hcpcs", Some(hcpcs.clone())),
-            ("modifier", Some(modifier.clone())),
-            ("description", description),
-            (
-                "description_source",
-                Some(description_source(hcpcs).to_string()),
-            ),
-            ("category", Some(category(hcpcs).to_string())),
-            ("status_code", Some(status.clone())),
-            (
-                "status_meaning",
-                Some(payment::status_meaning(&status).to_string()),
-            ),
-            (
-                "has_work_rvu",
-                Some((work != "0.00" && !work.is_empty()).to_string()),
-            ),
-            ("work_rvu", Some(work)),
-            ("nonfacility_pe_rvu", Some(text(r, "nonfacility_pe_rvu"))),
-            ("facility_pe_rvu", Some(text(r, "facility_pe_rvu"))),
-            ("mp_rvu", Some(text(r, "mp_rvu"))),
-            ("nonfacility_total", Some(text(r, "nonfacility_total"))),
-            ("facility_total", Some(text(r, "facility_total"))),
-            ("global_days", Some(text(r, "global_days"))),
-            (
-                "first_release_id",
-                first_seen
-                    .get(&(hcpcs.clone(), modifier.clone()))
-                    .map(ToString::to_string),
-            ),
-            (
-                "last_changed_release_id",
-                last_changed
-                    .get(&(hcpcs.clone(), modifier.clone()))
-                    .map(ToString::to_string),
-            ),
-        ];
-        let object: serde_json::Map<String, serde_json::Value> = values
-            .iter()
-            .map(|(k, v)| {
-                let value = match (*k, v) {
-                    ("has_work_rvu", Some(flag)) => serde_json::Value::Bool(flag == "true"),
-                    (_, Some(text)) => serde_json::Value::String(text.clone()),
-                    (_, None) => serde_json::Value::Null,
-                };
-                (k.to_string(), value)
-            })
-            .collect();
-        lines.push_str(&serde_json::Value::Object(object).to_string());
-        lines.push('\n');
-        for (k, v) in values {
-            columns.entry(k).or_default().push(v);
-        }
-    }
-    let frame = DataFrame::new(
-        rows.len(),
-        order
-            .iter()
-            .map(|name| {
-                let values = columns.remove(name).unwrap_or_default();
-                if *name == "has_work_rvu" {
-                    let flags: BooleanChunked = values
-                        .iter()
-                        .map(|v| v.as_deref().map(|f| f == "true"))
-                        .collect();
-                    flags.into_series().with_name((*name).into()).into_column()
-                } else {
-                    string_column(name, values)
-                }
-            })
-            .collect(),
-    )?;
-    Ok((frame, lines))
-}
-
-/// Payable codes (A, R, T) at every locality, per variant: non-facility and facility amounts
-/// in dollars (null in an NA setting), rounded to cents.
-pub fn payments(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<DataFrame>> {
-    let (Some(rvus), Some(gpci)) = (tables.get(&TableKind::Pprrvu), tables.get(&TableKind::Gpci))
-    else {
-        return Ok(None);
-    };
-    let idx = |t: &Table, c: &str| t.column_index(c).unwrap_or(0);
-    let dec = |r: &Record, i: usize| match r.values[i] {
-        Value::Dec(m) => m,
-        _ => 0,
-    };
-    fn text(r: &Record, i: usize) -> &str {
-        r.values[i].as_text().unwrap_or("")
-    }
-    let [
-        release,
-        variant,
-        hcpcs,
-        modifier,
-        status,
-        work,
-        nf_pe,
-        f_pe,
-        mp,
-        cf,
-        nf_na,
-        f_na,
-    ] = [
-        "release_id",
-        "variant",
-        "hcpcs",
-        "modifier",
-        "status_code",
-        "work_rvu",
-        "nonfacility_pe_rvu",
-        "facility_pe_rvu",
-        "mp_rvu",
-        "conversion_factor",
-        "nonfacility_na",
-        "facility_na",
-    ]
-    .map(|c| idx(rvus, c));
-    let [mac, loc, pw, pe, mpg] =
-        ["mac", "locality", "pw_gpci", "pe_gpci", "mp_gpci"].map(|c| idx(gpci, c));
-    let payable: Vec<&Record> = rvus
-        .rows
-        .iter()
-        .filter(|r| PAYABLE.contains(&text(r, status)))
-        .collect();
-    let height = payable.len() * gpci.rows.len();
-    let mut texts: [Vec<&str>; 6] = std::array::from_fn(|_| Vec::with_capacity(height));
-    let (mut nf, mut f): (Vec<Option<i128>>, Vec<Option<i128>>) =
-        (Vec::with_capacity(height), Vec::with_capacity(height));
-    for r in &payable {
-        for g in &gpci.rows {
-            let amount = |pe_i: usize, na_i: usize| {
-                (r.values[na_i] != Value::Bool(true)).then(|| {
-                    let inputs = Inputs {
-                        work: dec(r, work),
-                        pe: dec(r, pe_i),
-                        mp: dec(r, mp),
-                        pw_gpci: dec(g, pw),
-                        pe_gpci: dec(g, pe),
-                        mp_gpci: dec(g, mpg),
-                        cf: dec(r, cf),
-                    };
-                    i128::from(payment::amounts(inputs).fee_schedule)
-                })
-            };
-            for (column, value) in texts.iter_mut().zip([
-                text(r, release),
-                text(r, variant),
-                text(r, hcpcs),
-                text(r, modifier),
-                text(g, mac),
-                text(g, loc),
-            ]) {
-                column.push(value);
-            }
-            nf.push(amount(nf_pe, nf_na));
-            f.push(amount(f_pe, f_na));
-        }
-    }
-    let names = [
-        "release_id",
-        "variant",
-        "hcpcs",
-        "modifier",
-        "mac",
-        "locality",
-    ];
-    let mut columns: Vec<Column> = names
-        .iter()
-        .zip(texts)
-        .map(|(name, values)| {
-            let chunked: StringChunked = values.into_iter().map(Some).collect();
-            chunked
-                .into_series()
-                .with_name((*name).into())
-                .into_column()
-        })
-        .collect();
-    for (name, values) in [("nonfacility_amount", nf), ("facility_amount", f)] {
-        let ints: Int128Chunked = values.into_iter().collect();
-        columns.push(
-            ints.into_decimal(10, 2)?
-                .into_series()
-                .with_name(name.into())
-                .into_column(),
-        );
-    }
-    Ok(Some(DataFrame::new(height, columns)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,19 +509,5 @@ mod tests {
         assert_eq!(day_before("2024-03-09"), "2024-03-08");
         assert_eq!(day_before("2024-03-01"), "2024-02-29");
         assert_eq!(day_before("2025-01-01"), "2024-12-31");
-    }
-
-    #[test]
-    fn categories() {
-        assert_eq!(category("99213"), "Evaluation and Management");
-        assert_eq!(category("J3398"), "J Codes (Drugs)");
-        assert_eq!(category("27447"), "Surgery");
-        assert_eq!(category("71046"), "Radiology");
-        assert_eq!(category("0001F"), "Category II (Performance Measures)");
-        assert_eq!(category("0633T"), "Category III (Emerging Technology)");
-        assert_eq!(category("00100"), "Anesthesia");
-        assert_eq!(description_source("D0120"), "ada");
-        assert_eq!(description_source("99213"), "cpt");
-        assert_eq!(description_source("J3398"), "hcpcs");
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod codes;
 pub mod error;
 pub mod fixtures;
 pub mod history;

@@ -1,7 +1,12 @@
 //! Medicare physician fee schedule payment arithmetic, exact: RVUs (0.01) x GPCIs (0.001) x
 //! conversion factor (0.0001), rounded half up to cents only at the end.
 
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
 use serde::Serialize;
+
+use crate::tables::{Record, Table, TableKind, Value};
 
 /// Statuses whose RVUs are used for payment.
 pub const PAYABLE: &[&str] = &["A", "R", "T"];
@@ -81,6 +86,121 @@ pub fn amounts(i: Inputs) -> Amounts {
 
 pub fn dollars(cents: i64) -> String {
     crate::tables::format_decimal(cents, 2)
+}
+
+/// Payable codes (A, R, T) at every locality, per variant: non-facility and facility amounts
+/// in dollars (null in an NA setting), rounded to cents.
+pub fn frame(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<DataFrame>> {
+    let (Some(rvus), Some(gpci)) = (tables.get(&TableKind::Pprrvu), tables.get(&TableKind::Gpci))
+    else {
+        return Ok(None);
+    };
+    let idx = |t: &Table, c: &str| t.column_index(c).unwrap_or(0);
+    let dec = |r: &Record, i: usize| match r.values[i] {
+        Value::Dec(m) => m,
+        _ => 0,
+    };
+    fn text(r: &Record, i: usize) -> &str {
+        r.values[i].as_text().unwrap_or("")
+    }
+    let [
+        release,
+        variant,
+        hcpcs,
+        modifier,
+        status,
+        work,
+        nf_pe,
+        f_pe,
+        mp,
+        cf,
+        nf_na,
+        f_na,
+    ] = [
+        "release_id",
+        "variant",
+        "hcpcs",
+        "modifier",
+        "status_code",
+        "work_rvu",
+        "nonfacility_pe_rvu",
+        "facility_pe_rvu",
+        "mp_rvu",
+        "conversion_factor",
+        "nonfacility_na",
+        "facility_na",
+    ]
+    .map(|c| idx(rvus, c));
+    let [mac, loc, pw, pe, mpg] =
+        ["mac", "locality", "pw_gpci", "pe_gpci", "mp_gpci"].map(|c| idx(gpci, c));
+    let payable: Vec<&Record> = rvus
+        .rows
+        .iter()
+        .filter(|r| PAYABLE.contains(&text(r, status)))
+        .collect();
+    let height = payable.len() * gpci.rows.len();
+    let mut texts: [Vec<&str>; 6] = std::array::from_fn(|_| Vec::with_capacity(height));
+    let (mut nf, mut f): (Vec<Option<i128>>, Vec<Option<i128>>) =
+        (Vec::with_capacity(height), Vec::with_capacity(height));
+    for r in &payable {
+        for g in &gpci.rows {
+            let amount = |pe_i: usize, na_i: usize| {
+                (r.values[na_i] != Value::Bool(true)).then(|| {
+                    let inputs = Inputs {
+                        work: dec(r, work),
+                        pe: dec(r, pe_i),
+                        mp: dec(r, mp),
+                        pw_gpci: dec(g, pw),
+                        pe_gpci: dec(g, pe),
+                        mp_gpci: dec(g, mpg),
+                        cf: dec(r, cf),
+                    };
+                    i128::from(amounts(inputs).fee_schedule)
+                })
+            };
+            for (column, value) in texts.iter_mut().zip([
+                text(r, release),
+                text(r, variant),
+                text(r, hcpcs),
+                text(r, modifier),
+                text(g, mac),
+                text(g, loc),
+            ]) {
+                column.push(value);
+            }
+            nf.push(amount(nf_pe, nf_na));
+            f.push(amount(f_pe, f_na));
+        }
+    }
+    let names = [
+        "release_id",
+        "variant",
+        "hcpcs",
+        "modifier",
+        "mac",
+        "locality",
+    ];
+    let mut columns: Vec<Column> = names
+        .iter()
+        .zip(texts)
+        .map(|(name, values)| {
+            let chunked: StringChunked = values.into_iter().map(Some).collect();
+            chunked
+                .into_series()
+                .with_name((*name).into())
+                .into_column()
+        })
+        .collect();
+    for (name, values) in [("nonfacility_amount", nf), ("facility_amount", f)] {
+        let ints: Int128Chunked = values.into_iter().collect();
+        columns.push(
+            ints.into_decimal(10, 2)?
+                .into_series()
+                .with_name(name.into())
+                .into_column(),
+        );
+    }
+    Ok(Some(DataFrame::new(height, columns)?))
 }
 
 #[cfg(test)]

@@ -252,6 +252,15 @@ fn history_has_every_version_with_its_dates() {
             (Some("RVU99B".into()), Some("2099-04-01".into()), None),
         ]
     );
+    let last = strings(&df, "last_release_id");
+    let last_of_99214: Vec<Option<String>> = (0..df.height())
+        .filter(|&i| hcpcs[i].as_deref() == Some("99214"))
+        .map(|i| last[i].clone())
+        .collect();
+    assert_eq!(
+        last_of_99214,
+        vec![Some("RVU99A".into()), Some("RVU99C".into())]
+    );
     // A0021 was deleted in RVU99B: its one version ends the day before.
     let a0021: Vec<Option<String>> = (0..df.height())
         .filter(|&i| hcpcs[i].as_deref() == Some("A0021"))
@@ -364,4 +373,82 @@ fn cpt_descriptions_can_be_withheld_at_publishing() {
         .find(|l| l.contains("\"hcpcs\":\"99213\""))
         .unwrap();
     assert!(visit.contains("\"description\":null"), "{visit}");
+}
+
+/// The files of `dir/history`, relative path -> bytes.
+fn history_tree(out: &Path) -> Vec<(String, Vec<u8>)> {
+    published_tree(&out.join("history"))
+}
+
+/// Ingests each path in order (csv only, to keep the real-sample runs short), checking how
+/// the history was brought up to date each time.
+fn ingest_in_order(out: &Path, paths: &[PathBuf], expect: &[&str]) {
+    for (path, expected) in paths.iter().zip(expect) {
+        let output = ingest(path, out, &["--formats", "csv"], None);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains(expected), "{}: {stderr}", path.display());
+    }
+}
+
+fn assert_history_equals_a_rebuild(out: &Path) {
+    let stepped = history_tree(out);
+    assert!(stepped.iter().any(|(name, _)| name == "state.json"));
+    rvu_pipeline::history::rebuild(out, true).unwrap();
+    let rebuilt = history_tree(out);
+    assert_eq!(stepped.len(), rebuilt.len());
+    for ((name, a), (other, b)) in stepped.iter().zip(&rebuilt) {
+        assert_eq!(name, other);
+        assert!(a == b, "history/{name} differs from a full rebuild");
+    }
+}
+
+#[test]
+fn a_newer_release_extends_the_stored_history_to_what_a_rebuild_gives() {
+    let out = tempfile::tempdir().unwrap();
+    let paths = ["rvu99a.zip", "rvu99b.zip", "rvu99c.zip"].map(fixture);
+    ingest_in_order(
+        out.path(),
+        &paths,
+        &[
+            "history: rebuilt",
+            "history: RVU99B appended",
+            "history: RVU99C appended",
+        ],
+    );
+    assert_history_equals_a_rebuild(out.path());
+}
+
+#[test]
+fn a_back_filled_release_rebuilds_the_history_as_if_published_in_order() {
+    let in_order = tempfile::tempdir().unwrap();
+    let paths = ["rvu99a.zip", "rvu99b.zip", "rvu99c.zip"].map(fixture);
+    ingest_in_order(in_order.path(), &paths, &["", "appended", "appended"]);
+    let back_filled = tempfile::tempdir().unwrap();
+    let (a, b, c) = (paths[0].clone(), paths[1].clone(), paths[2].clone());
+    ingest_in_order(
+        back_filled.path(),
+        &[a, c, b],
+        &["rebuilt", "RVU99C appended", "history: rebuilt"],
+    );
+    // state.json names the manifests, which differ (the diffs differ); the data must not.
+    let data = |out: &Path| -> Vec<(String, Vec<u8>)> {
+        history_tree(out)
+            .into_iter()
+            .filter(|(name, _)| name != "state.json")
+            .collect()
+    };
+    assert_eq!(data(in_order.path()), data(back_filled.path()));
+}
+
+#[test]
+fn real_releases_extend_the_history_to_what_a_rebuild_gives() {
+    let out = tempfile::tempdir().unwrap();
+    let paths = ["RVU24B", "RVU25A", "RVU25B"].map(|r| common::samples().join(r));
+    ingest_in_order(
+        out.path(),
+        &paths,
+        &["rebuilt", "RVU25A appended", "RVU25B appended"],
+    );
+    assert_history_equals_a_rebuild(out.path());
 }

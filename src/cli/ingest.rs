@@ -121,7 +121,17 @@ fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow:
     lap.stage("validate");
     let published = publish::publish(&args.output, &extracted, &normalized, &validation)?;
     lap.stage("publish");
-    crate::history::rebuild(&args.output, !args.no_cpt_descriptions)?;
+    let next = normalized.table_refs();
+    let before: Option<crate::history::Tables> = prior
+        .as_ref()
+        .map(|p| p.tables.iter().map(|(k, t)| (*k, t)).collect());
+    crate::history::update(
+        &args.output,
+        normalized.release_id,
+        &next,
+        prior.as_ref().map(|p| p.id).zip(before.as_ref()),
+        !args.no_cpt_descriptions,
+    )?;
     lap.stage("history");
     let changes = match &prior {
         Some(prior) => Some(diff_against(prior, &extracted, &normalized, &args.output)?),

@@ -35,6 +35,13 @@ pub struct Normalized {
     pub warnings: Vec<String>,
 }
 
+impl Normalized {
+    /// Each table of the release, by kind.
+    pub fn table_refs(&self) -> BTreeMap<TableKind, &Table> {
+        self.tables.iter().map(|(k, t)| (*k, &t.table)).collect()
+    }
+}
+
 #[derive(Debug)]
 pub struct NormalizedTable {
     /// The table from the preferred format (csv, then xlsx, then txt).

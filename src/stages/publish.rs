@@ -295,7 +295,7 @@ fn write_payments(dir: &Path, normalized: &Normalized) -> Result<()> {
         .map(|(k, t)| (*k, t.table.clone()))
         .collect();
     let path = dir.join("payments.parquet");
-    match crate::history::payments(&tables).map_err(|e| polars_error(&path, e))? {
+    match crate::payment::frame(&tables).map_err(|e| polars_error(&path, e))? {
         Some(mut df) => write_frame(&path, &mut df),
         None => Ok(()),
     }
