@@ -1,12 +1,12 @@
 //! The `codes` dataset for the code reference website: one row per (hcpcs, modifier) of the
 //! latest release with its description, category, status, RVUs and release history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
+use serde::Serialize;
 
 use crate::catalog::ReleaseId;
-use crate::history::string_column;
 use crate::payment;
 use crate::report::changes::is_licensed;
 use crate::tables::{Record, Table};
@@ -65,13 +65,14 @@ pub fn description_source(hcpcs: &str) -> &'static str {
 /// (each version's `release_id` is the release it started in).
 fn seen_and_changed(
     history: &DataFrame,
-) -> PolarsResult<BTreeMap<(String, String), (ReleaseId, ReleaseId)>> {
+) -> PolarsResult<HashMap<(String, String), (ReleaseId, ReleaseId)>> {
     let column =
         |name: &str| -> PolarsResult<StringChunked> { Ok(history.column(name)?.str()?.clone()) };
     let (hcpcs, modifier, first) = (column("hcpcs")?, column("modifier")?, column("release_id")?);
-    let mut out: BTreeMap<(String, String), (ReleaseId, ReleaseId)> = BTreeMap::new();
+    let mut ids: HashMap<&str, Option<ReleaseId>> = HashMap::new();
+    let mut out: HashMap<(String, String), (ReleaseId, ReleaseId)> = HashMap::new();
     for ((h, m), f) in hcpcs.iter().zip(modifier.iter()).zip(first.iter()) {
-        let Some(started) = f.and_then(|f| f.parse::<ReleaseId>().ok()) else {
+        let Some(started) = f.and_then(|f| *ids.entry(f).or_insert_with(|| f.parse().ok())) else {
             continue;
         };
         let code = (
@@ -88,6 +89,29 @@ fn seen_and_changed(
     Ok(out)
 }
 
+/// One row of the `codes` dataset (field order is the column order).
+#[derive(Serialize)]
+struct CodeRow {
+    release_id: String,
+    hcpcs: String,
+    modifier: String,
+    description: Option<String>,
+    description_source: &'static str,
+    category: &'static str,
+    status_code: String,
+    status_meaning: &'static str,
+    has_work_rvu: bool,
+    work_rvu: String,
+    nonfacility_pe_rvu: String,
+    facility_pe_rvu: String,
+    mp_rvu: String,
+    nonfacility_total: String,
+    facility_total: String,
+    global_days: String,
+    first_release_id: Option<String>,
+    last_changed_release_id: Option<String>,
+}
+
 /// One row per (hcpcs, modifier) of the latest release's PPRRVU table, with when it first
 /// appeared and last changed (from the history). Returns the frame and its JSON lines.
 pub fn codes(
@@ -99,114 +123,86 @@ pub fn codes(
     let seen = seen_and_changed(history)?;
     let text = |r: &Record, c: &str| table.render(r, c);
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
-    let mut rows: BTreeMap<(String, String), &Record> = BTreeMap::new();
+    let mut chosen: BTreeMap<(String, String), &Record> = BTreeMap::new();
     for r in &table.rows {
         let code = (text(r, "hcpcs"), text(r, "modifier"));
         let preferred = text(r, "variant") != "qpp";
-        if preferred || !rows.contains_key(&code) {
-            rows.insert(code, r);
+        if preferred || !chosen.contains_key(&code) {
+            chosen.insert(code, r);
         }
     }
-    let mut columns: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
-    let order = [
-        "release_id",
-        "hcpcs",
-        "modifier",
-        "description",
-        "description_source",
-        "category",
-        "status_code",
-        "status_meaning",
-        "has_work_rvu",
-        "work_rvu",
-        "nonfacility_pe_rvu",
-        "facility_pe_rvu",
-        "mp_rvu",
-        "nonfacility_total",
-        "facility_total",
-        "global_days",
-        "first_release_id",
-        "last_changed_release_id",
-    ];
-    let mut lines = String::new();
-    for ((hcpcs, modifier), r) in &rows {
-        let licensed = is_licensed(hcpcs);
-        let description = (cpt_descriptions || !licensed).then(|| text(r, "description"));
-        let status = text(r, "status_code");
-        let work = text(r, "work_rvu");
-        let values: Vec<(&str, Option<String>)> = vec![
-            ("release_id", Some(latest_id.to_string())),
-            ("hcpcs", Some(hcpcs.clone())),
-            ("modifier", Some(modifier.clone())),
-            ("description", description),
-            (
-                "description_source",
-                Some(description_source(hcpcs).to_string()),
-            ),
-            ("category", Some(category(hcpcs).to_string())),
-            ("status_code", Some(status.clone())),
-            (
-                "status_meaning",
-                Some(payment::status_meaning(&status).to_string()),
-            ),
-            (
-                "has_work_rvu",
-                Some((work != "0.00" && !work.is_empty()).to_string()),
-            ),
-            ("work_rvu", Some(work)),
-            ("nonfacility_pe_rvu", Some(text(r, "nonfacility_pe_rvu"))),
-            ("facility_pe_rvu", Some(text(r, "facility_pe_rvu"))),
-            ("mp_rvu", Some(text(r, "mp_rvu"))),
-            ("nonfacility_total", Some(text(r, "nonfacility_total"))),
-            ("facility_total", Some(text(r, "facility_total"))),
-            ("global_days", Some(text(r, "global_days"))),
-            (
-                "first_release_id",
-                seen.get(&(hcpcs.clone(), modifier.clone()))
-                    .map(|(first, _)| first.to_string()),
-            ),
-            (
-                "last_changed_release_id",
-                seen.get(&(hcpcs.clone(), modifier.clone()))
-                    .map(|(_, changed)| changed.to_string()),
-            ),
-        ];
-        let object: serde_json::Map<String, serde_json::Value> = values
-            .iter()
-            .map(|(k, v)| {
-                let value = match (*k, v) {
-                    ("has_work_rvu", Some(flag)) => serde_json::Value::Bool(flag == "true"),
-                    (_, Some(text)) => serde_json::Value::String(text.clone()),
-                    (_, None) => serde_json::Value::Null,
-                };
-                (k.to_string(), value)
-            })
-            .collect();
-        lines.push_str(&serde_json::Value::Object(object).to_string());
+    let release_id = latest_id.to_string();
+    let rows: Vec<CodeRow> = chosen
+        .into_iter()
+        .map(|(code, r)| {
+            let licensed = is_licensed(&code.0);
+            let status = text(r, "status_code");
+            let work = text(r, "work_rvu");
+            let history = seen.get(&code);
+            CodeRow {
+                release_id: release_id.clone(),
+                description: (cpt_descriptions || !licensed).then(|| text(r, "description")),
+                description_source: description_source(&code.0),
+                category: category(&code.0),
+                status_meaning: payment::status_meaning(&status),
+                status_code: status,
+                has_work_rvu: work != "0.00" && !work.is_empty(),
+                work_rvu: work,
+                nonfacility_pe_rvu: text(r, "nonfacility_pe_rvu"),
+                facility_pe_rvu: text(r, "facility_pe_rvu"),
+                mp_rvu: text(r, "mp_rvu"),
+                nonfacility_total: text(r, "nonfacility_total"),
+                facility_total: text(r, "facility_total"),
+                global_days: text(r, "global_days"),
+                first_release_id: history.map(|(first, _)| first.to_string()),
+                last_changed_release_id: history.map(|(_, changed)| changed.to_string()),
+                hcpcs: code.0,
+                modifier: code.1,
+            }
+        })
+        .collect();
+    let mut lines = String::with_capacity(rows.len() * 512);
+    for row in &rows {
+        lines.push_str(&serde_json::to_string(row).unwrap_or_default());
         lines.push('\n');
-        for (k, v) in values {
-            columns.entry(k).or_default().push(v);
-        }
     }
-    let frame = DataFrame::new(
+    Ok((frame(&rows)?, lines))
+}
+
+fn frame(rows: &[CodeRow]) -> PolarsResult<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&CodeRow) -> Option<&str>| -> Column {
+        let chunked: StringChunked = rows.iter().map(f).collect();
+        chunked.into_series().with_name(name.into()).into_column()
+    };
+    let flags: BooleanChunked = rows.iter().map(|r| Some(r.has_work_rvu)).collect();
+    DataFrame::new(
         rows.len(),
-        order
-            .iter()
-            .map(|name| {
-                let values = columns.remove(name).unwrap_or_default();
-                if *name == "has_work_rvu" {
-                    let flags: BooleanChunked = values
-                        .iter()
-                        .map(|v| v.as_deref().map(|f| f == "true"))
-                        .collect();
-                    flags.into_series().with_name((*name).into()).into_column()
-                } else {
-                    string_column(name, values)
-                }
-            })
-            .collect(),
-    )?;
-    Ok((frame, lines))
+        vec![
+            text("release_id", &|r| Some(&r.release_id)),
+            text("hcpcs", &|r| Some(&r.hcpcs)),
+            text("modifier", &|r| Some(&r.modifier)),
+            text("description", &|r| r.description.as_deref()),
+            text("description_source", &|r| Some(r.description_source)),
+            text("category", &|r| Some(r.category)),
+            text("status_code", &|r| Some(&r.status_code)),
+            text("status_meaning", &|r| Some(r.status_meaning)),
+            flags
+                .into_series()
+                .with_name("has_work_rvu".into())
+                .into_column(),
+            text("work_rvu", &|r| Some(&r.work_rvu)),
+            text("nonfacility_pe_rvu", &|r| Some(&r.nonfacility_pe_rvu)),
+            text("facility_pe_rvu", &|r| Some(&r.facility_pe_rvu)),
+            text("mp_rvu", &|r| Some(&r.mp_rvu)),
+            text("nonfacility_total", &|r| Some(&r.nonfacility_total)),
+            text("facility_total", &|r| Some(&r.facility_total)),
+            text("global_days", &|r| Some(&r.global_days)),
+            text("first_release_id", &|r| r.first_release_id.as_deref()),
+            text("last_changed_release_id", &|r| {
+                r.last_changed_release_id.as_deref()
+            }),
+        ],
+    )
 }
 
 #[cfg(test)]

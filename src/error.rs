@@ -103,6 +103,12 @@ pub enum Error {
 
     #[error("writing {what}: {message}")]
     Output { what: String, message: String },
+
+    #[error("{output}: {holder}; try again when it ends, or pass --wait")]
+    Locked { output: String, holder: String },
+
+    #[error("pipeline definition {path}: {message}")]
+    Definition { path: String, message: String },
 }
 
 impl Error {

@@ -367,14 +367,22 @@ pub fn update(
         && prior.map(|(p, _)| p) == before.releases.last().map(|(r, _)| *r)
         && read_state(&dir).as_ref() == Some(&before);
     if appends {
+        let clock = std::time::Instant::now();
         let mut histories = Histories {
             pprrvu: read_frame(&dir.join("pprrvu.parquet"))?,
             gpci: read_frame(&dir.join("gpci.parquet"))?,
             cf: read_frame(&dir.join("conversion_factors.parquet"))?,
         };
+        // A prior release without a GPCI (or PPRRVU) file: that history ends at the last
+        // release that had one.
+        let mut before: Tables = prior.map(|(_, t)| t.clone()).unwrap_or_default();
+        let older = older_tables(output, id, next, &before)?;
+        before.extend(older.iter().map(|(k, t)| (*k, t)));
+        tracing::debug!("history: read in {:?}", clock.elapsed());
         let applied = histories
-            .apply(prior.map_or(&Tables::new(), |(_, t)| t), next, id)
+            .apply(&before, next, id)
             .map_err(|e| polars_error(&dir, e))?;
+        tracing::debug!("history: applied at {:?}", clock.elapsed());
         if let (true, Some(latest)) = (applied, next.get(&TableKind::Pprrvu)) {
             tracing::info!("history: {id} appended to the stored history");
             return write(output, histories, (id, latest), &now, cpt_descriptions);
@@ -382,6 +390,40 @@ pub fn update(
         tracing::info!("history: stored history does not end at the prior release; rebuilding");
     }
     tracing::info!("history: rebuilt from every published release");
+    rebuild(output, cpt_descriptions)
+}
+
+/// The tables `next` has and `prior` lacks, from the latest earlier release that has them.
+fn older_tables(
+    output: &Path,
+    id: ReleaseId,
+    next: &Tables,
+    prior: &Tables,
+) -> Result<BTreeMap<TableKind, Table>> {
+    let mut found = BTreeMap::new();
+    for kind in [TableKind::Pprrvu, TableKind::Gpci] {
+        if !next.contains_key(&kind) || prior.contains_key(&kind) {
+            continue;
+        }
+        let published = crate::stages::publish::published(output);
+        for (_, dir) in published.iter().rev().filter(|(r, _)| *r < id) {
+            if let Some(table) = crate::stages::publish::load_tables(dir, &[kind])?.remove(&kind) {
+                found.insert(kind, table);
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Rebuilds `history/` when it was not built from exactly the releases published now (a run
+/// was killed between publishing a release and updating the history).
+pub fn ensure_current(output: &Path, cpt_descriptions: bool) -> Result<()> {
+    let now = published_state(output);
+    if now.releases.is_empty() || read_state(&output.join("history")).as_ref() == Some(&now) {
+        return Ok(());
+    }
+    tracing::info!("history: behind the published releases; rebuilding");
     rebuild(output, cpt_descriptions)
 }
 
@@ -467,11 +509,14 @@ fn write(
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     let fail = |e: PolarsError| polars_error(&staging, e);
     let Histories { pprrvu, gpci, cf } = histories;
+    let clock = std::time::Instant::now();
     let mut pprrvu = sorted(&pprrvu, TableKind::Pprrvu.key()).map_err(fail)?;
     let mut gpci = sorted(&gpci, TableKind::Gpci.key()).map_err(fail)?;
     let mut cf = sorted(&cf, CF_KEY).map_err(fail)?;
+    tracing::debug!("history: sorted in {:?}", clock.elapsed());
     let (mut codes, lines) =
         crate::codes::codes(latest.0, latest.1, &pprrvu, cpt_descriptions).map_err(fail)?;
+    tracing::debug!("history: codes at {:?}", clock.elapsed());
     for (name, frame) in [
         ("pprrvu", &mut pprrvu),
         ("gpci", &mut gpci),
@@ -480,6 +525,7 @@ fn write(
     ] {
         write_frame(&staging.join(format!("{name}.parquet")), frame)?;
     }
+    tracing::debug!("history: written at {:?}", clock.elapsed());
     let text = |path: &Path, text: String| fs::write(path, text).map_err(|e| Error::io(path, e));
     text(&staging.join("codes.jsonl"), lines)?;
     text(

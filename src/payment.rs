@@ -89,17 +89,19 @@ pub fn dollars(cents: i64) -> String {
 }
 
 /// Payable codes (A, R, T) at every locality, per variant: non-facility and facility amounts
-/// in dollars (null in an NA setting), rounded to cents.
-pub fn frame(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<DataFrame>> {
-    let (Some(rvus), Some(gpci)) = (tables.get(&TableKind::Pprrvu), tables.get(&TableKind::Gpci))
+/// in dollars (null in an NA setting), rounded to cents. A million rows for a real release,
+/// so they come in frames of about `rows_per_frame` rows, handed to `sink` one at a time.
+/// Returns false when the release has no PPRRVU or no GPCI table.
+pub fn frames(
+    tables: &BTreeMap<TableKind, &Table>,
+    rows_per_frame: usize,
+    mut sink: impl FnMut(&mut DataFrame) -> PolarsResult<()>,
+) -> PolarsResult<bool> {
+    let (Some(&rvus), Some(&gpci)) = (tables.get(&TableKind::Pprrvu), tables.get(&TableKind::Gpci))
     else {
-        return Ok(None);
+        return Ok(false);
     };
     let idx = |t: &Table, c: &str| t.column_index(c).unwrap_or(0);
-    let dec = |r: &Record, i: usize| match r.values[i] {
-        Value::Dec(m) => m,
-        _ => 0,
-    };
     fn text(r: &Record, i: usize) -> &str {
         r.values[i].as_text().unwrap_or("")
     }
@@ -131,18 +133,61 @@ pub fn frame(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<DataFra
         "facility_na",
     ]
     .map(|c| idx(rvus, c));
-    let [mac, loc, pw, pe, mpg] =
-        ["mac", "locality", "pw_gpci", "pe_gpci", "mp_gpci"].map(|c| idx(gpci, c));
+    let columns = Columns {
+        rvu: [
+            release, variant, hcpcs, modifier, status, work, nf_pe, f_pe, mp, cf, nf_na, f_na,
+        ],
+        gpci: ["mac", "locality", "pw_gpci", "pe_gpci", "mp_gpci"].map(|c| idx(gpci, c)),
+    };
     let payable: Vec<&Record> = rvus
         .rows
         .iter()
         .filter(|r| PAYABLE.contains(&text(r, status)))
         .collect();
+    let codes_per_frame = (rows_per_frame / gpci.rows.len().max(1)).max(1);
+    for part in payable.chunks(codes_per_frame) {
+        sink(&mut part_frame(part, gpci, &columns)?)?;
+    }
+    if payable.is_empty() {
+        sink(&mut part_frame(&[], gpci, &columns)?)?;
+    }
+    Ok(true)
+}
+
+/// Column indexes of the PPRRVU and GPCI tables, looked up once.
+struct Columns {
+    rvu: [usize; 12],
+    gpci: [usize; 5],
+}
+
+fn part_frame(payable: &[&Record], gpci: &Table, columns: &Columns) -> PolarsResult<DataFrame> {
+    let dec = |r: &Record, i: usize| match r.values[i] {
+        Value::Dec(m) => m,
+        _ => 0,
+    };
+    fn text(r: &Record, i: usize) -> &str {
+        r.values[i].as_text().unwrap_or("")
+    }
+    let [
+        release,
+        variant,
+        hcpcs,
+        modifier,
+        _status,
+        work,
+        nf_pe,
+        f_pe,
+        mp,
+        cf,
+        nf_na,
+        f_na,
+    ] = columns.rvu;
+    let [mac, loc, pw, pe, mpg] = columns.gpci;
     let height = payable.len() * gpci.rows.len();
     let mut texts: [Vec<&str>; 6] = std::array::from_fn(|_| Vec::with_capacity(height));
     let (mut nf, mut f): (Vec<Option<i128>>, Vec<Option<i128>>) =
         (Vec::with_capacity(height), Vec::with_capacity(height));
-    for r in &payable {
+    for r in payable {
         for g in &gpci.rows {
             let amount = |pe_i: usize, na_i: usize| {
                 (r.values[na_i] != Value::Bool(true)).then(|| {
@@ -200,7 +245,7 @@ pub fn frame(tables: &BTreeMap<TableKind, Table>) -> PolarsResult<Option<DataFra
                 .into_column(),
         );
     }
-    Ok(Some(DataFrame::new(height, columns)?))
+    DataFrame::new(height, columns)
 }
 
 #[cfg(test)]

@@ -25,31 +25,6 @@ fn fixture(name: &str) -> String {
 }
 
 /// A copy of a fixture release folder whose PPRRVU csv has one wrong total.
-fn broken_release(dir: &Path) -> String {
-    let bytes = fs::read(common::fixtures().join("rvu99b.zip")).unwrap();
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let folder = dir.join("RVU99B");
-    fs::create_dir_all(&folder).unwrap();
-    let mut raw = Vec::new();
-    std::io::Read::read_to_end(
-        &mut archive.by_name("PPRRVU2099_Apr.csv").unwrap(),
-        &mut raw,
-    )
-    .unwrap();
-    let csv = encoding_rs::WINDOWS_1252.decode(&raw).0.into_owned();
-    let broken = csv.replacen(
-        ",1.30,1.35,,0.57,,0.10,2.75,",
-        ",1.30,1.35,,0.57,,0.10,2.80,",
-        1,
-    );
-    assert_ne!(broken, csv);
-    fs::write(
-        folder.join("PPRRVU2099_Apr.csv"),
-        encoding_rs::WINDOWS_1252.encode(&broken).0,
-    )
-    .unwrap();
-    folder.display().to_string()
-}
 
 #[test]
 fn rules_lists_the_catalog() {
@@ -78,7 +53,7 @@ fn validate_exit_codes_and_formats() {
     );
 
     let work = tempfile::tempdir().unwrap();
-    let broken = broken_release(work.path());
+    let broken = common::broken_release(work.path());
     let (code, stdout, _) = run(&["validate", &broken, "--format", "junit"], out.path());
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
@@ -113,7 +88,7 @@ fn ingest_validates_against_the_prior_release_and_refuses_errors() {
     // A broken re-issue of RVU99B is refused, and the published RVU99B stays as it was.
     let before = fs::read(out.path().join("releases/RVU99B/pprrvu.csv")).unwrap();
     let work = tempfile::tempdir().unwrap();
-    let broken = broken_release(work.path());
+    let broken = common::broken_release(work.path());
     let (code, _, stderr) = run(&["ingest", &broken], out.path());
     assert_eq!(code, Some(1), "{stderr}");
     assert!(

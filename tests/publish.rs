@@ -29,7 +29,7 @@ fn ingest(
     cmd.output().unwrap()
 }
 
-/// Every file below `dir` except the staging area, relative path -> bytes.
+/// Every file below `dir` except the staging area and the run state, relative path -> bytes.
 fn published_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -37,7 +37,7 @@ fn published_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
         for entry in fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
             let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            if rel.starts_with(".staging") {
+            if rel.starts_with(".staging") || rel.starts_with(".rvu") {
                 continue;
             }
             if path.is_dir() {
@@ -104,18 +104,12 @@ fn a_run_killed_before_the_rename_leaves_the_tree_and_the_next_run_completes() {
             .success()
     );
     let before = published_tree(out.path());
-    let killed = ingest(
-        &fixture("rvu99b.zip"),
-        out.path(),
-        &[],
-        Some(("RVU_FAILPOINT", "publish-before-rename")),
-    );
-    assert_eq!(
-        killed.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&killed.stderr)
-    );
+    let mut cmd = common::rvu_command();
+    cmd.arg("ingest")
+        .arg(fixture("rvu99b.zip"))
+        .arg("--output")
+        .arg(out.path());
+    common::kill_at_failpoint(cmd, "publish-before-rename");
     assert!(
         published_tree(out.path()) == before,
         "a killed run changed the published tree"

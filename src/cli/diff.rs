@@ -2,15 +2,13 @@
 //! A and B are release ids published under DIR, published release folders, or CMS zips or
 //! folders. The result goes to DIR/changes/<A>..<B>/.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::catalog::ReleaseId;
 use crate::report::changes::{self, ReportOptions};
-use crate::stages::diff::{self, ReleaseInfo, Side};
+use crate::stages::diff::{self, Loaded, ReleaseInfo};
 use crate::stages::{extract, normalize, publish};
-use crate::tables::{Table, TableKind};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,23 +22,6 @@ pub struct Args {
     /// Leave CPT (AMA) and CDT (ADA) descriptions out of the reports.
     #[arg(long)]
     pub no_cpt_descriptions: bool,
-}
-
-/// A release read for diffing.
-pub struct Loaded {
-    pub id: ReleaseId,
-    pub info: ReleaseInfo,
-    pub tables: BTreeMap<TableKind, Table>,
-}
-
-impl Loaded {
-    pub fn side(&self) -> Side<'_> {
-        Side {
-            id: self.id,
-            info: self.info.clone(),
-            tables: self.tables.iter().map(|(k, t)| (*k, t)).collect(),
-        }
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

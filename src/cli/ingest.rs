@@ -7,12 +7,10 @@ use std::time::Instant;
 
 use super::exit_code_of;
 use crate::catalog::ReleaseId;
-use crate::error::Error;
+use crate::pipeline::release::{self, Outcome};
 use crate::read::Format;
 use crate::report;
-use crate::report::changes;
-use crate::stages::diff::{self, ReleaseInfo, Side};
-use crate::stages::{extract, normalize, publish};
+use crate::stages::{normalize, publish};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,11 +44,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.release.is_some() && args.paths.len() > 1 {
         anyhow::bail!("--release names one release; give one PATH with it");
     }
-    let options = normalize::Options {
-        formats: parse_formats(&args.formats)?,
-        release: args.release,
-        allow_format_mismatch: args.allow_format_mismatch,
+    let options = release::Options {
+        normalize: normalize::Options {
+            formats: parse_formats(&args.formats)?,
+            release: args.release,
+            allow_format_mismatch: args.allow_format_mismatch,
+        },
+        allow_invalid: args.allow_invalid,
+        cpt_descriptions: !args.no_cpt_descriptions,
+        ..release::Options::default()
     };
+    let _lock = crate::pipeline::open_output(&args.output, false)?;
     // One bad release does not stop the others; the exit code reports the worst.
     let mut failure: Option<anyhow::Error> = None;
     for path in &args.paths {
@@ -68,161 +72,62 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // A run killed after publishing but before the history step left it behind.
+    crate::history::ensure_current(&args.output, !args.no_cpt_descriptions)?;
     Ok(match failure {
         None => ExitCode::SUCCESS,
         Some(err) => ExitCode::from(exit_code_of(&err)),
     })
 }
 
-fn ingest_one(path: &Path, args: &Args, options: &normalize::Options) -> anyhow::Result<()> {
+fn ingest_one(path: &Path, args: &Args, options: &release::Options) -> anyhow::Result<()> {
     let started = Instant::now();
-    let extracted = extract::extract(path, &extract::Limits::default())?;
-    // Same files, default options: the published release already is what we would write.
-    let default_run = options.formats.is_none()
-        && !args.no_cpt_descriptions
-        && options.release.is_none()
-        && !options.allow_format_mismatch
-        && !args.allow_invalid;
-    if let Some(id) = publish::published_from(&args.output, &extracted).filter(|_| default_run) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{id}: already published from these files ({} members, same sha256); nothing to do",
-            extracted.members.len()
-        );
-        return Ok(());
-    }
-    let mut lap = Lap::start();
-    let mut normalized = normalize::normalize(&extracted, path, options)?;
-    lap.stage("extract + normalize");
-    if args.no_cpt_descriptions {
-        withhold_licensed_descriptions(&mut normalized);
-    }
-    for warning in &normalized.warnings {
-        tracing::warn!("{warning}");
-    }
-    let prior = super::validate::load_prior(&args.output, normalized.release_id)?;
-    lap.stage("load prior release");
-    let mut validation = super::validate::against_prior(&normalized, prior.as_ref());
-    if args.allow_format_mismatch {
-        validation.downgrade("format.agree");
-    }
-    if !validation.valid && !args.allow_invalid {
-        eprint!("{}", report::validation::text(&validation));
-        return Err(Error::Invalid {
-            release: normalized.release_id.to_string(),
-            summary: format!(
-                "{} rule(s) failed with errors; nothing was published (--allow-invalid publishes it marked invalid)",
-                validation.errors
-            ),
-        }
-        .into());
-    }
-    lap.stage("validate");
-    let published = publish::publish(&args.output, &extracted, &normalized, &validation)?;
-    lap.stage("publish");
-    let next = normalized.table_refs();
-    let before: Option<crate::history::Tables> = prior
-        .as_ref()
-        .map(|p| p.tables.iter().map(|(k, t)| (*k, t)).collect());
-    crate::history::update(
-        &args.output,
-        normalized.release_id,
-        &next,
-        prior.as_ref().map(|p| p.id).zip(before.as_ref()),
-        !args.no_cpt_descriptions,
-    )?;
-    lap.stage("history");
-    let changes = match &prior {
-        Some(prior) => Some(diff_against(prior, &extracted, &normalized, &args.output)?),
-        None => None,
-    };
-    lap.stage("diff and change report");
+    let label = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut timings = release::Timings::default();
+    let outcome = release::process(path, &args.output, &label, options, &mut timings, &|_| {});
     let mut out = std::io::stdout().lock();
     // A closed stdout (`| head`) is not an error worth a panic.
-    let _ = if args.json {
-        serde_json::to_writer_pretty(&mut out, &published)
-            .map_err(std::io::Error::other)
-            .and_then(|_| writeln!(out))
-    } else {
-        write_summary(&mut out, &published, started.elapsed().as_secs_f64()).and_then(|_| {
-            match &changes {
-                Some(folder) => {
-                    writeln!(out, "  changes: {}", folder.join("report.html").display())
-                }
-                None => writeln!(out, "  changes: none (no earlier release published here)"),
+    match outcome {
+        Ok(Outcome::AlreadyPublished { release_id }) => {
+            let _ = writeln!(
+                out,
+                "{release_id}: already published from these files (same sha256); nothing to do"
+            );
+        }
+        Ok(Outcome::NotSelected { .. }) => {}
+        Ok(Outcome::Published { published, changes }) => {
+            for (stage, took) in &timings.0 {
+                tracing::info!("{stage}: {:.0} ms", took.as_secs_f64() * 1000.0);
             }
-        })
-    };
-    Ok(())
-}
-
-/// Logs the time each stage took (info level: shown in CI logs, quiet on a terminal).
-struct Lap(Instant);
-
-impl Lap {
-    fn start() -> Lap {
-        Lap(Instant::now())
-    }
-
-    fn stage(&mut self, name: &str) {
-        tracing::info!("{name}: {:.0} ms", self.0.elapsed().as_secs_f64() * 1000.0);
-        self.0 = Instant::now();
-    }
-}
-
-/// Blanks the descriptions of CPT and CDT codes (AMA and ADA content).
-fn withhold_licensed_descriptions(normalized: &mut normalize::Normalized) {
-    let Some(entry) = normalized.tables.get_mut(&crate::tables::TableKind::Pprrvu) else {
-        return;
-    };
-    let table = &mut entry.table;
-    let (Some(h), Some(d)) = (
-        table.column_index("hcpcs"),
-        table.column_index("description"),
-    ) else {
-        return;
-    };
-    for row in &mut table.rows {
-        let licensed = row.values[h].as_text().is_some_and(changes::is_licensed);
-        if licensed {
-            row.values[d] = crate::tables::Value::Null;
+            let _ = if args.json {
+                serde_json::to_writer_pretty(&mut out, &published)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| writeln!(out))
+            } else {
+                write_summary(&mut out, &published, started.elapsed().as_secs_f64()).and_then(
+                    |_| match &changes {
+                        Some(folder) => {
+                            writeln!(out, "  changes: {}", folder.join("report.html").display())
+                        }
+                        None => {
+                            writeln!(out, "  changes: none (no earlier release published here)")
+                        }
+                    },
+                )
+            };
+        }
+        Err(failure) => {
+            if let Some(report) = &failure.validation {
+                eprint!("{}", report::validation::text(report));
+                eprintln!("nothing was published (--allow-invalid publishes it marked invalid)");
+            }
+            return Err((*failure.error).into());
         }
     }
-}
-
-/// Diffs the new release against the prior one into OUTPUT/changes/<prior>..<new>/.
-fn diff_against(
-    prior: &super::diff::Loaded,
-    extracted: &extract::Extracted,
-    normalized: &normalize::Normalized,
-    output: &Path,
-) -> anyhow::Result<PathBuf> {
-    let current = Side {
-        id: normalized.release_id,
-        info: ReleaseInfo {
-            release_id: normalized.release_id.to_string(),
-            released: normalized.released.clone(),
-            source: Some(extracted.source.clone()),
-            sha256: extracted.archive.as_ref().map(|(_, sha)| sha.clone()),
-        },
-        tables: normalized
-            .tables
-            .iter()
-            .map(|(k, t)| (*k, &t.table))
-            .collect(),
-    };
-    let diff = diff::diff(&prior.side(), &current);
-    let options = changes::ReportOptions {
-        cpt_descriptions: true,
-    };
-    Ok(changes::write(
-        output,
-        &diff,
-        &prior.side(),
-        &current,
-        &options,
-    )?)
+    Ok(())
 }
 
 fn parse_formats(text: &str) -> anyhow::Result<Option<Vec<Format>>> {

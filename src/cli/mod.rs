@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod lookup;
 pub mod releases;
 pub mod rules;
+pub mod run;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a pipeline definition: every stage for every new release version.
+    Run(run::Args),
     /// Normalize a release zip or folder into the canonical datasets under OUTPUT/releases/ID.
     Ingest(ingest::Args),
     /// List every release on the CMS index page (following its links).
@@ -53,6 +56,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Releases(args) => releases::run(args),
         Command::Fetch(args) => fetch::run(args),
@@ -67,7 +71,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Data problems exit 1; anything about the environment or the call exits 2.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<Error>() {
-        Some(Error::Io { .. }) | Some(Error::Release(_)) | Some(Error::Output { .. }) => EXIT_USAGE,
+        Some(
+            Error::Io { .. }
+            | Error::Release(_)
+            | Error::Output { .. }
+            | Error::Locked { .. }
+            | Error::Definition { .. }
+            | Error::Fetch { .. },
+        ) => EXIT_USAGE,
         Some(_) => EXIT_DATA,
         None => EXIT_USAGE,
     }
@@ -112,9 +123,16 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+impl Cli {
+    /// Whether logs should be JSON lines (`rvu run --json`, for CI).
+    pub fn json_logs(&self) -> bool {
+        matches!(&self.command, Command::Run(args) if args.json)
+    }
+}
+
 /// Log lines to stderr: warnings on a terminal (where progress bars show the rest), and
 /// progress lines too when stderr is a file or a CI log. `RUST_LOG` overrides.
-pub fn init_logging() {
+pub fn init_logging(json: bool) {
     let default = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         "warn"
     } else {
@@ -122,6 +140,15 @@ pub fn init_logging() {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

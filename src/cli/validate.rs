@@ -11,7 +11,7 @@ use super::EXIT_DATA;
 use crate::catalog::ReleaseId;
 use crate::report;
 use crate::stages::normalize::{self, Normalized};
-use crate::stages::validate::{Report, Subject, validate};
+use crate::stages::validate::{Subject, validate};
 use crate::stages::{extract, publish};
 use crate::tables::{Table, TableKind};
 
@@ -77,29 +77,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_DATA)
     })
-}
-
-/// The latest release published under `output` before `id`, read back.
-pub fn load_prior(output: &Path, id: ReleaseId) -> anyhow::Result<Option<super::diff::Loaded>> {
-    let Some(dir) = publish::prior_release(output, id) else {
-        return Ok(None);
-    };
-    let (prior_id, tables) = publish::load_release(&dir)?;
-    let info = publish::release_info(&dir, prior_id);
-    Ok(Some(super::diff::Loaded {
-        id: prior_id,
-        info,
-        tables,
-    }))
-}
-
-/// Validates a freshly normalized release against a prior one.
-pub fn against_prior(normalized: &Normalized, prior: Option<&super::diff::Loaded>) -> Report {
-    let prior_subject = prior.map(|p| Subject::from_tables(p.id, &p.tables));
-    validate(
-        &Subject::from_normalized(normalized),
-        prior_subject.as_ref(),
-    )
 }
 
 fn load(path: &str, output: &Path, release: Option<ReleaseId>) -> anyhow::Result<Loaded> {

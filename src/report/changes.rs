@@ -32,6 +32,35 @@ pub fn write(
     to: &Side,
     options: &ReportOptions,
 ) -> Result<PathBuf> {
+    stage(output, diff, from, to, options)?.commit()
+}
+
+/// A change report written to `.staging/`, waiting to be moved into `changes/`.
+#[derive(Debug)]
+pub struct Staged {
+    staging: PathBuf,
+    target: PathBuf,
+}
+
+impl Staged {
+    /// Moves the report into place (replacing an older one for the same pair).
+    pub fn commit(self) -> Result<PathBuf> {
+        if self.target.exists() {
+            fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
+        }
+        fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        Ok(self.target)
+    }
+}
+
+/// Writes the change report of `diff` into a staging folder; [`Staged::commit`] publishes it.
+pub fn stage(
+    output: &Path,
+    diff: &Diff,
+    from: &Side,
+    to: &Side,
+    options: &ReportOptions,
+) -> Result<Staged> {
     // Named from the typed ids (never from free text), so the folder cannot escape `changes/`.
     let name = format!("{}..{}", from.id, to.id);
     let root = output.join("changes");
@@ -63,12 +92,10 @@ pub fn write(
         let _ = fs::remove_dir_all(&staging);
         return Err(err);
     }
-    let target = root.join(&name);
-    if target.exists() {
-        fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-    }
-    fs::rename(&staging, &target).map_err(|e| Error::io(&target, e))?;
-    Ok(target)
+    Ok(Staged {
+        staging,
+        target: root.join(&name),
+    })
 }
 
 const CHANGE_COLUMNS: [&str; 15] = [

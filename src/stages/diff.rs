@@ -446,3 +446,20 @@ fn status_transitions(from: &Side, to: &Side) -> BTreeMap<String, BTreeMap<Strin
     }
     matrix
 }
+
+/// A release read back for diffing and validating against (a published one, usually).
+pub struct Loaded {
+    pub id: ReleaseId,
+    pub info: ReleaseInfo,
+    pub tables: BTreeMap<TableKind, Table>,
+}
+
+impl Loaded {
+    pub fn side(&self) -> Side<'_> {
+        Side {
+            id: self.id,
+            info: self.info.clone(),
+            tables: self.tables.iter().map(|(k, t)| (*k, t)).collect(),
+        }
+    }
+}

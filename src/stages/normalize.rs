@@ -255,7 +255,7 @@ fn resolve_release_id(
 }
 
 /// `RVUyyQ` in the file name, else in its folder's name.
-fn hint_from_path(path: &Path) -> Option<ReleaseId> {
+pub fn hint_from_path(path: &Path) -> Option<ReleaseId> {
     path.components()
         .rev()
         .take(2)

@@ -108,7 +108,7 @@ pub fn publish(
             return Err(err);
         }
     };
-    failpoint("publish-before-rename");
+    crate::failpoint::hit("publish-before-rename", Some(&release_id));
     swap_into_place(&staging, &target, &staging_root)?;
     write_latest(output)?;
     Ok(Published {
@@ -121,14 +121,6 @@ pub fn publish(
         missing_tables: normalized.missing.clone(),
         warnings: normalized.warnings.clone(),
     })
-}
-
-/// Tests set `RVU_FAILPOINT` to stop the process at a named point, as a kill would.
-fn failpoint(name: &str) {
-    if std::env::var("RVU_FAILPOINT").is_ok_and(|v| v == name) {
-        eprintln!("failpoint {name}: exiting");
-        std::process::exit(3);
-    }
 }
 
 /// Staging folders of this release left by runs that died (not ours) are removed.
@@ -286,19 +278,34 @@ fn write_release(
     Ok(published)
 }
 
-/// `payments.parquet`: every payable code at every locality (see `history::payments`).
+/// `payments.parquet`: every payable code at every locality (see `payment::frames`), written
+/// a row group at a time so the million rows never sit in memory at once.
 fn write_payments(dir: &Path, normalized: &Normalized) -> Result<()> {
-    let tables: BTreeMap<TableKind, Table> = normalized
-        .tables
-        .iter()
-        .filter(|(k, _)| matches!(k, TableKind::Pprrvu | TableKind::Gpci))
-        .map(|(k, t)| (*k, t.table.clone()))
-        .collect();
     let path = dir.join("payments.parquet");
-    match crate::payment::frame(&tables).map_err(|e| polars_error(&path, e))? {
-        Some(mut df) => write_frame(&path, &mut df),
-        None => Ok(()),
+    let fail = |e: PolarsError| polars_error(&path, e);
+    let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
+    crate::payment::frames(&normalized.table_refs(), 1 << 17, |df| {
+        if writer.is_none() {
+            let file = fs::File::create(&path).map_err(|e| PolarsError::IO {
+                error: std::sync::Arc::new(e),
+                msg: None,
+            })?;
+            writer = Some(
+                ParquetWriter::new(file)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .batched(df.schema())?,
+            );
+        }
+        match writer.as_mut() {
+            Some(w) => w.write_batch(df),
+            None => Ok(()),
+        }
+    })
+    .map_err(fail)?;
+    if let Some(w) = writer {
+        w.finish().map_err(fail)?;
     }
+    Ok(())
 }
 
 /// Pretty JSON with a trailing newline.
@@ -385,6 +392,23 @@ pub fn release_info(dir: &Path, id: crate::catalog::ReleaseId) -> crate::stages:
         source: text("source"),
         sha256: text("archive_sha256"),
     }
+}
+
+/// The latest release published under `output` before `id`, read back.
+pub fn load_prior(
+    output: &Path,
+    id: crate::catalog::ReleaseId,
+) -> Result<Option<crate::stages::diff::Loaded>> {
+    let Some(dir) = prior_release(output, id) else {
+        return Ok(None);
+    };
+    let (prior_id, tables) = load_release(&dir)?;
+    let info = release_info(&dir, prior_id);
+    Ok(Some(crate::stages::diff::Loaded {
+        id: prior_id,
+        info,
+        tables,
+    }))
 }
 
 /// The given tables of a published release folder (those it has).

@@ -365,8 +365,14 @@ impl Report {
     /// Makes a rule a warning for this run (what `--allow-format-mismatch` does to
     /// `format.agree`): its findings stay in the report but no longer make it invalid.
     pub fn downgrade(&mut self, rule_id: &str) {
+        self.set_severity(rule_id, Severity::Warning);
+    }
+
+    /// Changes a rule's severity for this run (a pipeline's `[validation]` lists), and
+    /// recounts errors and warnings.
+    pub fn set_severity(&mut self, rule_id: &str, severity: Severity) {
         for result in self.rules.iter_mut().filter(|r| r.rule.id == rule_id) {
-            result.rule.severity = Severity::Warning;
+            result.rule.severity = severity;
         }
         let count = |severity| {
             self.rules
@@ -1123,4 +1129,16 @@ fn canaries(s: &Subject, prior: &Subject, work: bool, c: &mut Collector) {
             _ => {}
         }
     }
+}
+
+/// Validates a freshly normalized release against a prior one.
+pub fn against_prior(
+    normalized: &Normalized,
+    prior: Option<&crate::stages::diff::Loaded>,
+) -> Report {
+    let prior_subject = prior.map(|p| Subject::from_tables(p.id, &p.tables));
+    validate(
+        &Subject::from_normalized(normalized),
+        prior_subject.as_ref(),
+    )
 }

@@ -86,3 +86,65 @@ pub fn assert_cells(table: &Table, record: &Record, expected: &[(&str, &str)]) {
         assert_eq!(&cell(table, record, column), want, "column {column}");
     }
 }
+
+/// Runs `cmd` with the failpoint `point` armed until the process says it reached it, then
+/// ends it with SIGKILL (a real kill: nothing after the point runs). Returns its stderr.
+pub fn kill_at_failpoint(mut cmd: std::process::Command, point: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = cmd
+        .env(rvu_pipeline::failpoint::VAR, point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut seen = String::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("utf-8 stderr");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(rvu_pipeline::failpoint::REACHED) {
+            child.kill().expect("SIGKILL");
+            let status = child.wait().expect("the killed child is reaped");
+            assert_eq!(status.signal(), Some(9), "{status:?}");
+            return seen;
+        }
+    }
+    let status = child.wait().expect("the child ends");
+    panic!("the run ended ({status:?}) without reaching failpoint {point}:\n{seen}");
+}
+
+/// The `rvu` binary as a plain command (for spawning and killing).
+pub fn rvu_command() -> std::process::Command {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("rvu"))
+}
+
+/// RVU99B with one non-facility total that is not the sum of its RVUs (a validation error),
+/// as a folder `dir/RVU99B` holding its PPRRVU csv; returns the folder.
+pub fn broken_release(dir: &Path) -> String {
+    let bytes = std::fs::read(fixtures().join("rvu99b.zip")).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let folder = dir.join("RVU99B");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut archive.by_name("PPRRVU2099_Apr.csv").unwrap(),
+        &mut raw,
+    )
+    .unwrap();
+    let csv = encoding_rs::WINDOWS_1252.decode(&raw).0.into_owned();
+    let broken = csv.replacen(
+        ",1.30,1.35,,0.57,,0.10,2.75,",
+        ",1.30,1.35,,0.57,,0.10,2.80,",
+        1,
+    );
+    assert_ne!(broken, csv);
+    std::fs::write(
+        folder.join("PPRRVU2099_Apr.csv"),
+        encoding_rs::WINDOWS_1252.encode(&broken).0,
+    )
+    .unwrap();
+    folder.display().to_string()
+}
