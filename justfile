@@ -1,10 +1,18 @@
 # Recipes for newcomers; each is a thin wrapper over a cargo command that works without just.
 
-# Ingest the bundled fixture releases into output/
+# Every stage over the bundled fixture releases (offline) into output/
 demo:
-    cargo run --release -- ingest fixtures/rvu99a.zip
-    cargo run --release -- ingest fixtures/rvu99b.zip
-    cargo run --release -- ingest fixtures/rvu99c.zip
+    cargo run --release -- run pipelines/demo.toml
+
+# The real pipeline: every CMS release since the definition's `since` (needs the internet)
+run PIPELINE="pipelines/cms-pfs.toml":
+    cargo run --release -- run {{PIPELINE}}
+
+# CI gate for a new release (zip, folder or https URL): validates it against the latest
+# release published under OUTPUT, writes validation.md and validation.junit.xml, exits 1 on
+# errors. Publishes nothing.
+validate-release URL_OR_ZIP OUTPUT="output":
+    cargo run --release -- validate {{URL_OR_ZIP}} --against-latest --output {{OUTPUT}} --markdown validation.md --junit validation.junit.xml
 
 # The test suite, as CI runs it (needs ../shared/cms-samples)
 test:
@@ -18,6 +26,18 @@ lint:
 # Parse and ingest timings over the real RVU25A release (release build)
 bench:
     cargo bench --bench ingest
+
+# `rvu run` over every real sample release (wall time, peak memory), then a no-op re-run.
+# Exit code 1 is expected: UNKNOWN-1 does not say which release it is and is quarantined.
+bench-run:
+    #!/usr/bin/env bash
+    set -u
+    cargo build --release --quiet
+    bin="${CARGO_TARGET_DIR:-target}/release/rvu"
+    out="$(mktemp -d)"
+    /usr/bin/time -f "first run: %e s wall, %M KB peak" "$bin" run pipelines/samples.toml --output "$out" | tail -3
+    /usr/bin/time -f "no-op re-run: %e s wall, %M KB peak" "$bin" run pipelines/samples.toml --output "$out" | tail -1
+    rm -rf "$out"
 
 # Regenerate the synthetic fixtures (a test checks they match what is committed)
 fixtures:

@@ -217,6 +217,41 @@ pub async fn get_text(
     .await
 }
 
+/// Downloads a URL's body into memory (retrying), refusing more than `limit` bytes.
+pub async fn get_bytes(
+    client: &reqwest::Client,
+    options: &HttpOptions,
+    url: &Url,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    with_retries(options, url, |_| async {
+        let mut response = client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| Failure::from_reqwest(&e))?;
+        if !response.status().is_success() {
+            return Err(Failure::from_status(response.status()));
+        }
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(Failure::Fatal(format!("larger than {limit} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| Failure::from_reqwest(&e))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > limit {
+                return Err(Failure::Fatal(format!("larger than {limit} bytes")));
+            }
+        }
+        Ok(body)
+    })
+    .await
+}
+
 pub fn file_path(url: &Url) -> Result<std::path::PathBuf> {
     url.to_file_path().map_err(|_| Error::Fetch {
         url: url.to_string(),

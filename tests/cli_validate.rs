@@ -24,8 +24,6 @@ fn fixture(name: &str) -> String {
     common::fixtures().join(name).display().to_string()
 }
 
-/// A copy of a fixture release folder whose PPRRVU csv has one wrong total.
-
 #[test]
 fn rules_lists_the_catalog() {
     let output = rvu().arg("rules").output().unwrap();
@@ -141,4 +139,79 @@ fn diff_writes_change_data_and_reports() {
     assert!(csv.contains(
         "RVU99A,RVU99B,pprrvu,changed,variant=standard hcpcs=99214 modifier=,standard,99214,,,,work_rvu,1.92,1.99,0.07,3.65"
     ), "{csv}");
+}
+
+/// Serves `body` once on 127.0.0.1 (a plain HTTP/1.1 answer); returns the URL of `path`.
+fn serve_once(path: &str, body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        socket.write_all(answer.as_bytes()).unwrap();
+        socket.write_all(&body).unwrap();
+    });
+    url
+}
+
+/// What `just validate-release URL_OR_ZIP` runs: a new release against the latest published
+/// one, Markdown and JUnit written, exit 1 on errors, nothing published.
+#[test]
+fn validate_release_checks_against_the_latest_published_and_writes_ci_reports() {
+    let out = tempfile::tempdir().unwrap();
+    for name in ["rvu99a.zip", "rvu99b.zip"] {
+        assert_eq!(run(&["ingest", &fixture(name)], out.path()).0, Some(0));
+    }
+    let reports = tempfile::tempdir().unwrap();
+    let (md, xml) = (reports.path().join("v.md"), reports.path().join("v.xml"));
+    let check = |release: &str| {
+        run(
+            &[
+                "validate",
+                release,
+                "--against-latest",
+                "--markdown",
+                &md.display().to_string(),
+                "--junit",
+                &xml.display().to_string(),
+            ],
+            out.path(),
+        )
+    };
+    // RVU99C, served over HTTP, against RVU99B.
+    let url = serve_once(
+        "/files/zip/rvu99c.zip",
+        fs::read(fixture("rvu99c.zip")).unwrap(),
+    );
+    let (code, stdout, stderr) = check(&url);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let markdown = fs::read_to_string(&md).unwrap();
+    assert!(
+        markdown.contains("RVU99C") && markdown.contains("RVU99B"),
+        "{markdown}"
+    );
+    assert!(fs::read_to_string(&xml).unwrap().contains("<testsuite"));
+    assert!(
+        !out.path().join("releases/RVU99C").exists(),
+        "validation published it"
+    );
+
+    // A broken re-issue of RVU99B is checked against RVU99A and fails.
+    let work = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = check(&common::broken_release(work.path()));
+    assert_eq!(code, Some(1), "{stdout}");
+    let markdown = fs::read_to_string(&md).unwrap();
+    assert!(markdown.contains("pprrvu.total.nonfacility"), "{markdown}");
+    assert!(markdown.contains("RVU99A"), "{markdown}");
+    let junit = fs::read_to_string(&xml).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
 }

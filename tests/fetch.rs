@@ -731,3 +731,76 @@ async fn the_cli_lists_fetches_and_works_offline() {
         missing.2
     );
 }
+
+/// `rvu run` on a CMS-like site: each release is downloaded once, published with its URL as
+/// the source, and a second run downloads nothing new; a release whose zip is gone fails
+/// (exit 2, an environment problem) while the others publish.
+#[tokio::test(flavor = "multi_thread")]
+async fn rvu_run_downloads_publishes_and_then_only_asks_if_anything_changed() {
+    let server = Server::start().await;
+    server.page(
+        INDEX,
+        r#"<ul><li><a href="pfs-relative-value-files/rvu99a">A</a></li>
+        <li><a href="pfs-relative-value-files/rvu99b">B</a></li>
+        <li><a href="pfs-relative-value-files/rvu99c">C</a></li></ul>"#,
+    );
+    for id in ["a", "b", "c"] {
+        server.page(
+            &format!("{INDEX}/rvu99{id}"),
+            &format!(r#"<a href="/files/zip/rvu99{id}.zip">ZIP</a>"#),
+        );
+    }
+    for id in ["a", "b"] {
+        let name = format!("rvu99{id}.zip");
+        server.route(
+            &format!("/files/zip/{name}"),
+            fixture_zip(&name),
+            Behavior::Normal,
+        );
+    }
+    server.route("/files/zip/rvu99c.zip", Vec::new(), Behavior::NotFound);
+    let work = tempfile::tempdir().unwrap();
+    let definition = work.path().join("site.toml");
+    std::fs::write(
+        &definition,
+        format!(
+            "name = \"site\"\noutput = \"out\"\n[source]\nkind = \"cms-index\"\nindex_url = \"{}\"\n\
+             [source.http]\ntimeout_secs = 2\nretries = 1\nbackoff_ms = 10\n",
+            server.url(INDEX)
+        ),
+    )
+    .unwrap();
+    let run = move || {
+        let output = assert_cmd::Command::cargo_bin("rvu")
+            .unwrap()
+            .arg("run")
+            .arg(&definition)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let again = run.clone();
+    let (code, stdout) = tokio::task::spawn_blocking(run).await.unwrap();
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stdout.contains("2 published") && stdout.contains("1 failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAILED      RVU99C at fetch"), "{stdout}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(work.path().join("out/releases/RVU99B/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["source"], server.url("/files/zip/rvu99b.zip"));
+    assert_eq!(server.requests("/files/zip/rvu99b.zip").len(), 1);
+
+    let (code, stdout) = tokio::task::spawn_blocking(again).await.unwrap();
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(stdout.contains("0 new, 0 published, 2 skipped"), "{stdout}");
+    let asked = server.requests("/files/zip/rvu99b.zip");
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[1].status, 304, "{asked:?}");
+}

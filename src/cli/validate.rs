@@ -1,6 +1,7 @@
-//! `rvu validate PATH [--prior ID|PATH] [--format text|json|markdown|junit] [--output DIR]`:
-//! checks a release (a CMS zip or folder, a published release folder, or a published release
-//! id) against the rule catalog. Exit 0 without errors, 1 with errors, 2 when unreadable.
+//! `rvu validate PATH [--prior ID|PATH | --against-latest] [--format text|json|markdown|junit]
+//! [--markdown FILE] [--junit FILE] [--output DIR]`: checks a release (a CMS zip or folder, its
+//! http(s) URL, a published release folder, or a published release id) against the rule
+//! catalog. Exit 0 without errors, 1 with errors, 2 when unreadable. Nothing is published.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -28,8 +29,17 @@ pub struct Args {
     /// A release zip or folder from CMS, a published release folder, or a published release id.
     pub path: String,
     /// The release to compare with: a published release id or folder.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "against_latest")]
     pub prior: Option<String>,
+    /// Compare with the latest release published under OUTPUT before this one.
+    #[arg(long)]
+    pub against_latest: bool,
+    /// Also write the report as Markdown to this file (a CI job summary).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also write the report as JUnit XML to this file (CI test results).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
     /// Output root where published releases are looked up.
@@ -56,10 +66,22 @@ impl Loaded {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let current = load(&args.path, &args.output, args.release)?;
-    let prior = match &args.prior {
-        Some(p) => Some(load_published(p, &args.output)?),
-        None => None,
+    let downloaded = download_if_url(&args.path)?;
+    let path = downloaded
+        .as_ref()
+        .map_or(args.path.clone(), |d| d.file.display().to_string());
+    let current = load(&path, &args.output, args.release);
+    drop(downloaded);
+    let current = current?;
+    let prior = match (&args.prior, args.against_latest) {
+        (Some(p), _) => Some(load_published(p, &args.output)?),
+        (None, true) => {
+            let id = current.subject().release_id;
+            publish::prior_release(&args.output, id)
+                .map(|dir| load_published(&dir.display().to_string(), &args.output))
+                .transpose()?
+        }
+        (None, false) => None,
     };
     let report = validate(
         &current.subject(),
@@ -72,11 +94,67 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         OutputFormat::Junit => report::validation::junit(&report),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    for (file, body) in [
+        (&args.markdown, report::validation::markdown(&report)),
+        (&args.junit, report::validation::junit(&report)),
+    ] {
+        if let Some(file) = file {
+            std::fs::write(file, body).map_err(|e| crate::error::Error::io(file, e))?;
+        }
+    }
     Ok(if report.valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_DATA)
     })
+}
+
+/// A release zip fetched from an http(s) URL into a temporary folder (removed on drop).
+struct Download {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn download_if_url(path: &str) -> anyhow::Result<Option<Download>> {
+    if !(path.starts_with("http://") || path.starts_with("https://")) {
+        return Ok(None);
+    }
+    let url = crate::http::parse_location(path)?;
+    let options = crate::http::HttpOptions::default();
+    let client = crate::http::client(&options)?;
+    let limit = extract::Limits::default().max_total_bytes;
+    let bytes =
+        super::runtime()?.block_on(crate::http::get_bytes(&client, &options, &url, limit))?;
+    let dir = std::env::temp_dir().join(format!("rvu-download-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| crate::error::Error::io(&dir, e))?;
+    // The URL's path names the file, so its RVUyyQ hints at the release.
+    let name: String = url
+        .path()
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let file = dir.join(if name.ends_with(".zip") {
+        name
+    } else {
+        format!("{name}.zip")
+    });
+    let download = Download { dir, file };
+    std::fs::write(&download.file, bytes)
+        .map_err(|e| crate::error::Error::io(&download.file, e))?;
+    Ok(Some(download))
 }
 
 fn load(path: &str, output: &Path, release: Option<ReleaseId>) -> anyhow::Result<Loaded> {
