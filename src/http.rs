@@ -204,17 +204,26 @@ pub async fn get_text(
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
     with_retries(options, url, |_| async {
-        let response = client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| Failure::from_reqwest(&e))?;
-        if !response.status().is_success() {
-            return Err(Failure::from_status(response.status()));
-        }
+        let response = get_ok(client, url).await?;
         response.text().await.map_err(|e| Failure::from_reqwest(&e))
     })
     .await
+}
+
+/// A GET answered with a success status.
+async fn get_ok(
+    client: &reqwest::Client,
+    url: &Url,
+) -> std::result::Result<reqwest::Response, Failure> {
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| Failure::from_reqwest(&e))?;
+    if !response.status().is_success() {
+        return Err(Failure::from_status(response.status()));
+    }
+    Ok(response)
 }
 
 /// Downloads a URL's body into memory (retrying), refusing more than `limit` bytes.
@@ -225,14 +234,7 @@ pub async fn get_bytes(
     limit: u64,
 ) -> Result<Vec<u8>> {
     with_retries(options, url, |_| async {
-        let mut response = client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| Failure::from_reqwest(&e))?;
-        if !response.status().is_success() {
-            return Err(Failure::from_status(response.status()));
-        }
+        let mut response = get_ok(client, url).await?;
         if response.content_length().is_some_and(|n| n > limit) {
             return Err(Failure::Fatal(format!("larger than {limit} bytes")));
         }

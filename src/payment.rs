@@ -101,88 +101,81 @@ pub fn frames(
     else {
         return Ok(false);
     };
-    let idx = |t: &Table, c: &str| t.column_index(c).unwrap_or(0);
-    fn text(r: &Record, i: usize) -> &str {
-        r.values[i].as_text().unwrap_or("")
-    }
-    let [
-        release,
-        variant,
-        hcpcs,
-        modifier,
-        status,
-        work,
-        nf_pe,
-        f_pe,
-        mp,
-        cf,
-        nf_na,
-        f_na,
-    ] = [
-        "release_id",
-        "variant",
-        "hcpcs",
-        "modifier",
-        "status_code",
-        "work_rvu",
-        "nonfacility_pe_rvu",
-        "facility_pe_rvu",
-        "mp_rvu",
-        "conversion_factor",
-        "nonfacility_na",
-        "facility_na",
-    ]
-    .map(|c| idx(rvus, c));
-    let columns = Columns {
-        rvu: [
-            release, variant, hcpcs, modifier, status, work, nf_pe, f_pe, mp, cf, nf_na, f_na,
-        ],
-        gpci: ["mac", "locality", "pw_gpci", "pe_gpci", "mp_gpci"].map(|c| idx(gpci, c)),
-    };
+    let c = Columns::of(rvus, gpci);
     let payable: Vec<&Record> = rvus
         .rows
         .iter()
-        .filter(|r| PAYABLE.contains(&text(r, status)))
+        .filter(|r| PAYABLE.contains(&text(r, c.status)))
         .collect();
     let codes_per_frame = (rows_per_frame / gpci.rows.len().max(1)).max(1);
     for part in payable.chunks(codes_per_frame) {
-        sink(&mut part_frame(part, gpci, &columns)?)?;
+        sink(&mut part_frame(part, gpci, &c)?)?;
     }
     if payable.is_empty() {
-        sink(&mut part_frame(&[], gpci, &columns)?)?;
+        sink(&mut part_frame(&[], gpci, &c)?)?;
     }
     Ok(true)
 }
 
 /// Column indexes of the PPRRVU and GPCI tables, looked up once.
 struct Columns {
-    rvu: [usize; 12],
-    gpci: [usize; 5],
+    release: usize,
+    variant: usize,
+    hcpcs: usize,
+    modifier: usize,
+    status: usize,
+    work: usize,
+    nf_pe: usize,
+    f_pe: usize,
+    mp: usize,
+    cf: usize,
+    nf_na: usize,
+    f_na: usize,
+    mac: usize,
+    locality: usize,
+    pw_gpci: usize,
+    pe_gpci: usize,
+    mp_gpci: usize,
 }
 
-fn part_frame(payable: &[&Record], gpci: &Table, columns: &Columns) -> PolarsResult<DataFrame> {
-    let dec = |r: &Record, i: usize| match r.values[i] {
+impl Columns {
+    fn of(rvus: &Table, gpci: &Table) -> Columns {
+        let r = |c: &str| rvus.column_index(c).unwrap_or(0);
+        let g = |c: &str| gpci.column_index(c).unwrap_or(0);
+        Columns {
+            release: r("release_id"),
+            variant: r("variant"),
+            hcpcs: r("hcpcs"),
+            modifier: r("modifier"),
+            status: r("status_code"),
+            work: r("work_rvu"),
+            nf_pe: r("nonfacility_pe_rvu"),
+            f_pe: r("facility_pe_rvu"),
+            mp: r("mp_rvu"),
+            cf: r("conversion_factor"),
+            nf_na: r("nonfacility_na"),
+            f_na: r("facility_na"),
+            mac: g("mac"),
+            locality: g("locality"),
+            pw_gpci: g("pw_gpci"),
+            pe_gpci: g("pe_gpci"),
+            mp_gpci: g("mp_gpci"),
+        }
+    }
+}
+
+fn text(r: &Record, i: usize) -> &str {
+    r.values[i].as_text().unwrap_or("")
+}
+
+fn dec(r: &Record, i: usize) -> i64 {
+    match r.values[i] {
         Value::Dec(m) => m,
         _ => 0,
-    };
-    fn text(r: &Record, i: usize) -> &str {
-        r.values[i].as_text().unwrap_or("")
     }
-    let [
-        release,
-        variant,
-        hcpcs,
-        modifier,
-        _status,
-        work,
-        nf_pe,
-        f_pe,
-        mp,
-        cf,
-        nf_na,
-        f_na,
-    ] = columns.rvu;
-    let [mac, loc, pw, pe, mpg] = columns.gpci;
+}
+
+fn part_frame(payable: &[&Record], gpci: &Table, c: &Columns) -> PolarsResult<DataFrame> {
     let height = payable.len() * gpci.rows.len();
     let mut texts: [Vec<&str>; 6] = std::array::from_fn(|_| Vec::with_capacity(height));
     let (mut nf, mut f): (Vec<Option<i128>>, Vec<Option<i128>>) =
@@ -192,29 +185,29 @@ fn part_frame(payable: &[&Record], gpci: &Table, columns: &Columns) -> PolarsRes
             let amount = |pe_i: usize, na_i: usize| {
                 (r.values[na_i] != Value::Bool(true)).then(|| {
                     let inputs = Inputs {
-                        work: dec(r, work),
+                        work: dec(r, c.work),
                         pe: dec(r, pe_i),
-                        mp: dec(r, mp),
-                        pw_gpci: dec(g, pw),
-                        pe_gpci: dec(g, pe),
-                        mp_gpci: dec(g, mpg),
-                        cf: dec(r, cf),
+                        mp: dec(r, c.mp),
+                        pw_gpci: dec(g, c.pw_gpci),
+                        pe_gpci: dec(g, c.pe_gpci),
+                        mp_gpci: dec(g, c.mp_gpci),
+                        cf: dec(r, c.cf),
                     };
                     i128::from(amounts(inputs).fee_schedule)
                 })
             };
             for (column, value) in texts.iter_mut().zip([
-                text(r, release),
-                text(r, variant),
-                text(r, hcpcs),
-                text(r, modifier),
-                text(g, mac),
-                text(g, loc),
+                text(r, c.release),
+                text(r, c.variant),
+                text(r, c.hcpcs),
+                text(r, c.modifier),
+                text(g, c.mac),
+                text(g, c.locality),
             ]) {
                 column.push(value);
             }
-            nf.push(amount(nf_pe, nf_na));
-            f.push(amount(f_pe, f_na));
+            nf.push(amount(c.nf_pe, c.nf_na));
+            f.push(amount(c.f_pe, c.f_na));
         }
     }
     let names = [

@@ -770,6 +770,7 @@ async fn rvu_run_downloads_publishes_and_then_only_asks_if_anything_changed() {
         ),
     )
     .unwrap();
+    let dry = definition.clone();
     let run = move || {
         let output = assert_cmd::Command::cargo_bin("rvu")
             .unwrap()
@@ -783,6 +784,37 @@ async fn rvu_run_downloads_publishes_and_then_only_asks_if_anything_changed() {
         )
     };
     let again = run.clone();
+    let (code, stdout) = tokio::task::spawn_blocking(move || {
+        let output = assert_cmd::Command::cargo_bin("rvu")
+            .unwrap()
+            .args(["run", "--dry-run"])
+            .arg(&dry)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("would download, then process and publish")
+            .count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        !work.path().join("out").exists(),
+        "a dry run wrote the output folder"
+    );
+    assert!(
+        server.requests("/files/zip/rvu99b.zip").is_empty(),
+        "a dry run downloaded"
+    );
+
     let (code, stdout) = tokio::task::spawn_blocking(run).await.unwrap();
     assert_eq!(code, Some(2), "{stdout}");
     assert!(

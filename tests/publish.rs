@@ -29,28 +29,6 @@ fn ingest(
     cmd.output().unwrap()
 }
 
-/// Every file below `dir` except the staging area and the run state, relative path -> bytes.
-fn published_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            if rel.starts_with(".staging") || rel.starts_with(".rvu") {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
 }
@@ -103,7 +81,7 @@ fn a_run_killed_before_the_rename_leaves_the_tree_and_the_next_run_completes() {
             .status
             .success()
     );
-    let before = published_tree(out.path());
+    let before = common::published_tree(out.path());
     let mut cmd = common::rvu_command();
     cmd.arg("ingest")
         .arg(fixture("rvu99b.zip"))
@@ -111,7 +89,7 @@ fn a_run_killed_before_the_rename_leaves_the_tree_and_the_next_run_completes() {
         .arg(out.path());
     common::kill_at_failpoint(cmd, "publish-before-rename");
     assert!(
-        published_tree(out.path()) == before,
+        common::published_tree(out.path()) == before,
         "a killed run changed the published tree"
     );
     assert!(
@@ -371,7 +349,7 @@ fn cpt_descriptions_can_be_withheld_at_publishing() {
 
 /// The files of `dir/history`, relative path -> bytes.
 fn history_tree(out: &Path) -> Vec<(String, Vec<u8>)> {
-    published_tree(&out.join("history"))
+    common::published_tree(&out.join("history"))
 }
 
 /// Ingests each path in order (csv only, to keep the real-sample runs short), checking how

@@ -37,31 +37,6 @@ fn assert_code(output: &Output, code: i32) {
     );
 }
 
-/// Every published file (not the run state in `.rvu/`, not `.staging/`): path -> bytes.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            if rel.starts_with(".rvu") || rel.starts_with(".staging") {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn names(tree: &[(String, Vec<u8>)]) -> Vec<&str> {
     tree.iter().map(|(n, _)| n.as_str()).collect()
 }
@@ -70,7 +45,7 @@ fn names(tree: &[(String, Vec<u8>)]) -> Vec<&str> {
 fn reference_tree() -> Vec<(String, Vec<u8>)> {
     let out = tempfile::tempdir().unwrap();
     assert_code(&run(&demo(), out.path(), &[]), 0);
-    tree(out.path())
+    common::published_tree(out.path())
 }
 
 #[test]
@@ -95,7 +70,7 @@ fn the_demo_publishes_every_fixture_release_then_has_nothing_to_do() {
     assert!(stdout.contains("RVU99B..RVU99C/report.html"), "{stdout}");
     let history = out.path().join("history/pprrvu.parquet");
     assert!(history.is_file());
-    let before = tree(out.path());
+    let before = common::published_tree(out.path());
 
     let second = run(&demo(), out.path(), &[]);
     assert_code(&second, 0);
@@ -107,7 +82,7 @@ fn the_demo_publishes_every_fixture_release_then_has_nothing_to_do() {
         "{stdout}"
     );
     assert!(
-        tree(out.path()) == before,
+        common::published_tree(out.path()) == before,
         "a run with nothing to do changed files"
     );
 }
@@ -179,7 +154,7 @@ fn a_run_killed_at_any_stage_is_finished_by_the_next_run() {
             *point == "discover" || stderr.contains("taking over the lock"),
             "{point}: {stderr}"
         );
-        let finished = tree(out.path());
+        let finished = common::published_tree(out.path());
         assert_eq!(names(&finished), names(&reference), "{point}");
         for ((name, bytes), (_, expected)) in finished.iter().zip(&reference) {
             assert!(
@@ -227,7 +202,7 @@ fn a_second_run_on_the_same_output_fails_clearly_while_the_first_works() {
     let third = run(&demo(), out.path(), &[]);
     assert_code(&third, 0);
     assert!(
-        tree(out.path()) == reference,
+        common::published_tree(out.path()) == reference,
         "the runs corrupted the output"
     );
 }

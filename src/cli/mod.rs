@@ -106,13 +106,13 @@ pub struct NetArgs {
 
 impl NetArgs {
     pub fn options(&self) -> crate::http::HttpOptions {
-        crate::http::HttpOptions {
-            timeout: std::time::Duration::from_secs(self.timeout),
+        crate::pipeline::definition::Http {
+            timeout_secs: self.timeout,
             retries: self.retries,
-            backoff: std::time::Duration::from_millis(self.backoff_ms),
-            jobs: self.jobs.max(1),
-            ..Default::default()
+            jobs: self.jobs,
+            backoff_ms: self.backoff_ms,
         }
+        .options()
     }
 }
 

@@ -272,6 +272,15 @@ pub fn run(def: &Definition, opts: &RunOptions, progress: &dyn Fn(Progress)) -> 
         timings.add(Stage::Fetch, clock.elapsed());
         let (path, key) = match located {
             Ok(found) => found,
+            Err(_) if opts.dry_run => {
+                summary.new += 1;
+                summary.plan.push(Planned {
+                    label: candidate.label.clone(),
+                    source: source_text(candidate),
+                    action: "download, then process and publish".into(),
+                });
+                continue;
+            }
             Err(error) => {
                 summary.failed.push(Failed {
                     label: candidate.label.clone(),

@@ -148,3 +148,29 @@ pub fn broken_release(dir: &Path) -> String {
     .unwrap();
     folder.display().to_string()
 }
+
+/// Every published file below `dir` (not `.staging/`, not the run state in `.rvu/`), as
+/// relative path -> bytes, sorted.
+pub fn published_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            if rel.starts_with(".staging") || rel.starts_with(".rvu") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
