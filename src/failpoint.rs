@@ -3,8 +3,7 @@
 //! `RVU_FAILPOINT=<point>` or `<point>:<RELEASE>` (only while working on that release). When
 //! the point is reached the process says so on stderr and then waits to be killed: the test
 //! ends it with SIGKILL, so nothing after the point runs (no destructor, no flush, no
-//! clean-up). `RVU_FAILPOINT_ACTION=exit` exits with code 3 instead, for callers that cannot
-//! send signals.
+//! clean-up).
 
 use std::io::Write;
 
@@ -30,9 +29,6 @@ pub fn hit(point: &str, release: Option<&str>) {
     let _ = writeln!(err, "{REACHED} {armed} (pid {})", std::process::id());
     let _ = err.flush();
     drop(err);
-    if std::env::var("RVU_FAILPOINT_ACTION").is_ok_and(|a| a == "exit") {
-        std::process::exit(3);
-    }
     loop {
         std::thread::park();
     }

@@ -431,3 +431,75 @@ fn a_definition_with_an_unknown_key_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// Spawns `rvu run` on the demo with stderr piped.
+fn spawn_demo(out: &Path, extra: &[&str], failpoint: Option<&str>) -> std::process::Child {
+    let mut cmd = common::rvu_command();
+    cmd.arg("run")
+        .arg(demo())
+        .arg("--output")
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(point) = failpoint {
+        cmd.env(rvu_pipeline::failpoint::VAR, point);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Reads a child's stderr until a line contains `needle`, then keeps draining it on a
+/// thread (a closed pipe would make the child's next log line fail).
+fn wait_for_line(child: &mut std::process::Child, needle: &str) {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let found = lines.find(|l| l.as_ref().is_ok_and(|l| l.contains(needle)));
+    assert!(found.is_some(), "never said {needle:?}");
+    std::thread::spawn(move || lines.for_each(drop));
+}
+
+#[test]
+fn with_wait_a_second_run_waits_for_the_first_then_finishes_its_work() {
+    let out = tempfile::tempdir().unwrap();
+    let mut first = spawn_demo(out.path(), &[], Some("validate:RVU99C"));
+    wait_for_line(&mut first, rvu_pipeline::failpoint::REACHED);
+    let mut second = spawn_demo(out.path(), &["--wait"], None);
+    wait_for_line(&mut second, "waiting for it");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let status = second.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut second.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("published   RVU99C r1"), "{stdout}");
+    assert!(common::published_tree(out.path()) == reference_tree());
+}
+
+/// Two real sample releases through every stage: RVU25A, then RVU25B diffed against it.
+#[test]
+fn real_sample_releases_run_through_every_stage() {
+    let work = tempfile::tempdir().unwrap();
+    let samples = common::samples();
+    let definition = local_definition(
+        work.path(),
+        &[samples.join("RVU25B"), samples.join("RVU25A")],
+    );
+    let out = work.path().join("out");
+    let output = run(&definition, &out, &[]);
+    assert_code(&output, 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("2 published"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("changes/RVU25A..RVU25B/summary.json")).unwrap())
+            .unwrap();
+    // RVU25A -> RVU25B: 59 codes added, 1 deleted, as counted in the files themselves.
+    assert_eq!(summary["tables"]["pprrvu"]["added"], 59, "{summary}");
+    assert_eq!(summary["tables"]["pprrvu"]["deleted"], 1, "{summary}");
+    assert!(out.join("history/codes.jsonl").is_file());
+    let again = run(&definition, &out, &[]);
+    assert_code(&again, 0);
+    assert!(
+        text(&again.stdout).contains("0 new"),
+        "{}",
+        text(&again.stdout)
+    );
+}

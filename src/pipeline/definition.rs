@@ -221,7 +221,7 @@ impl Definition {
     fn resolve(&mut self, base: &Path) {
         let join = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = clean(&base.join(&*p));
             }
         };
         join(&mut self.output);
@@ -231,9 +231,41 @@ impl Definition {
     }
 }
 
+/// `pipelines/../output` -> `output`, lexically (so messages show the path people expect).
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_cleaned() {
+        assert_eq!(clean(Path::new("pipelines/../output")), Path::new("output"));
+        assert_eq!(
+            clean(Path::new("pipelines/../../shared/x")),
+            Path::new("../shared/x")
+        );
+        assert_eq!(clean(Path::new("./a/./b/..")), Path::new("a"));
+        assert_eq!(clean(Path::new("/a/../b")), Path::new("/b"));
+    }
 
     #[test]
     fn a_minimal_local_definition_parses_with_defaults() {
