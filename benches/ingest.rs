@@ -129,6 +129,7 @@ fn diff_and_reports(c: &mut Criterion) {
     let out = std::env::temp_dir().join(format!("rvu-bench-diff-{}", std::process::id()));
     let report = changes::ReportOptions {
         cpt_descriptions: true,
+        ..Default::default()
     };
     let mut group = c.benchmark_group("diff RVU25A..RVU25D");
     group.sample_size(10);

@@ -145,6 +145,7 @@ fn write_report(dir: &Path, cpt: bool) -> std::path::PathBuf {
         &to,
         &ReportOptions {
             cpt_descriptions: cpt,
+            ..Default::default()
         },
     )
     .unwrap()
@@ -218,6 +219,7 @@ fn the_html_report_opens_in_headless_chromium() {
         &side(&b, "RVU25D"),
         &ReportOptions {
             cpt_descriptions: true,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -503,3 +503,31 @@ fn real_sample_releases_run_through_every_stage() {
         text(&again.stdout)
     );
 }
+
+#[test]
+fn a_definition_chooses_the_change_reports() {
+    let work = tempfile::tempdir().unwrap();
+    let definition = work.path().join("md.toml");
+    let fixtures = common::fixtures();
+    fs::write(
+        &definition,
+        format!(
+            "name = \"md\"\noutput = \"out\"\n[source]\nkind = \"local\"\npaths = [{:?}, {:?}]\n\
+             [reports]\nformats = [\"markdown\"]\n",
+            fixtures.join("rvu99a.zip").display().to_string(),
+            fixtures.join("rvu99b.zip").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let output = run(&definition, &out, &[]);
+    assert_code(&output, 0);
+    let folder = out.join("changes/RVU99A..RVU99B");
+    assert!(folder.join("report.md").is_file() && folder.join("changes.csv").is_file());
+    assert!(!folder.join("report.html").exists());
+    assert!(
+        text(&output.stdout).contains("RVU99A..RVU99B/report.md"),
+        "{}",
+        text(&output.stdout)
+    );
+}

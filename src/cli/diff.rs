@@ -30,6 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let diff = diff::diff(&from.side(), &to.side());
     let options = ReportOptions {
         cpt_descriptions: !args.no_cpt_descriptions,
+        ..Default::default()
     };
     let folder = changes::write(&args.output, &diff, &from.side(), &to.side(), &options)?;
     for (kind, summary) in &diff.tables {

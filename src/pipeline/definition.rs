@@ -156,9 +156,26 @@ pub struct Reports {
     /// Diff each release against the prior one (changes/<A>..<B>/).
     #[serde(default = "yes")]
     pub changes: bool,
+    /// The change reports for people (the change data, csv, parquet and summary.json, is
+    /// always written).
+    #[serde(default = "ReportFormat::all")]
+    pub formats: Vec<ReportFormat>,
     /// Keep CPT (AMA) and CDT (ADA) descriptions in datasets and reports.
     #[serde(default = "yes")]
     pub cpt_descriptions: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+}
+
+impl ReportFormat {
+    fn all() -> Vec<ReportFormat> {
+        vec![ReportFormat::Markdown, ReportFormat::Html]
+    }
 }
 
 fn yes() -> bool {
@@ -169,6 +186,7 @@ impl Default for Reports {
     fn default() -> Reports {
         Reports {
             changes: true,
+            formats: ReportFormat::all(),
             cpt_descriptions: true,
         }
     }

@@ -28,7 +28,7 @@ use crate::failpoint;
 use crate::stages::discover::{self, DiscoveredRelease};
 use crate::stages::fetch::{self, Status};
 use crate::stages::normalize;
-use definition::{Definition, Source};
+use definition::{Definition, ReportFormat, Source};
 use lock::OutputLock;
 use release::{Failure, Outcome, Stage, Timings};
 use state::{Record, RecordStatus};
@@ -198,6 +198,8 @@ fn release_options(
         allow_invalid: def.validation.allow_invalid,
         cpt_descriptions: def.reports.cpt_descriptions,
         changes: def.reports.changes,
+        changes_markdown: def.reports.formats.contains(&ReportFormat::Markdown),
+        changes_html: def.reports.formats.contains(&ReportFormat::Html),
         errors: def.validation.errors.clone(),
         warnings: def.validation.warnings.clone(),
         max_warnings: def.validation.max_warnings,
@@ -459,7 +461,7 @@ fn work_on(
                 release_id: published.release_id.clone(),
                 revision,
                 folder: published.folder.clone(),
-                changes: changes.map(|c| c.join("report.html")),
+                changes: changes.map(|c| report_in(&c)),
                 resumed_after,
             });
         }
@@ -739,6 +741,15 @@ fn fetch_remote(
     Ok(out)
 }
 
+/// The report people open in a change folder: the HTML, else the Markdown, else the folder.
+fn report_in(folder: &Path) -> PathBuf {
+    ["report.html", "report.md"]
+        .iter()
+        .map(|name| folder.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| folder.to_path_buf())
+}
+
 /// The newest change report under `OUTPUT/changes/` (by the later release's id).
 fn latest_change_report(output: &Path) -> Option<PathBuf> {
     let entries = fs::read_dir(output.join("changes")).ok()?;
@@ -748,8 +759,7 @@ fn latest_change_report(output: &Path) -> Option<PathBuf> {
             let name = e.file_name().to_string_lossy().into_owned();
             let (_, to) = name.split_once("..")?;
             let to: ReleaseId = to.parse().ok()?;
-            let report = e.path().join("report.html");
-            report.is_file().then_some((to, report))
+            Some((to, report_in(&e.path())))
         })
         .max()
         .map(|(_, report)| report)

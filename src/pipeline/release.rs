@@ -88,8 +88,11 @@ pub struct Options {
     pub allow_invalid: bool,
     /// Keep CPT and CDT descriptions in the datasets.
     pub cpt_descriptions: bool,
-    /// Write the change report against the prior release.
+    /// Write the change report against the prior release, and which of its reports for
+    /// people (the change data is always written).
     pub changes: bool,
+    pub changes_markdown: bool,
+    pub changes_html: bool,
     /// Rules made errors or warnings for this run.
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -111,6 +114,8 @@ impl Default for Options {
             allow_invalid: false,
             cpt_descriptions: true,
             changes: true,
+            changes_markdown: true,
+            changes_html: true,
             errors: Vec::new(),
             warnings: Vec::new(),
             max_warnings: None,
@@ -390,10 +395,16 @@ fn stage_changes(
         tables: normalized.table_refs(),
     };
     let diff = diff::diff(&prior.side(), &current);
-    let report = changes::ReportOptions {
-        cpt_descriptions: options.cpt_descriptions,
-    };
+    let report = report_options(options);
     changes::stage(output, &diff, &prior.side(), &current, &report)
+}
+
+fn report_options(options: &Options) -> changes::ReportOptions {
+    changes::ReportOptions {
+        cpt_descriptions: options.cpt_descriptions,
+        markdown: options.changes_markdown,
+        html: options.changes_html,
+    }
 }
 
 /// A release published by a run that was killed before its change report was moved into
@@ -406,7 +417,7 @@ fn repair_changes(output: &Path, release_id: &str, options: &Options) -> crate::
         return Ok(());
     };
     let folder = output.join("changes").join(format!("{}..{id}", prior.id));
-    if !options.changes || folder.join("report.html").is_file() {
+    if !options.changes || folder.join("summary.json").is_file() {
         return Ok(());
     }
     tracing::warn!("{id}: its change report is missing (an interrupted run); writing it");
@@ -418,9 +429,7 @@ fn repair_changes(output: &Path, release_id: &str, options: &Options) -> crate::
         tables,
     };
     let diff = diff::diff(&prior.side(), &current.side());
-    let report = changes::ReportOptions {
-        cpt_descriptions: options.cpt_descriptions,
-    };
+    let report = report_options(options);
     changes::write(output, &diff, &prior.side(), &current.side(), &report)?;
     Ok(())
 }

@@ -48,13 +48,15 @@ pub enum RecordStatus {
 /// What decides the published bytes: the tool version and the options that change output.
 pub fn options_key(options: &Options) -> String {
     let text = format!(
-        "{} {:?} {} {} {} {} {:?} {:?} {:?}",
+        "{} {:?} {} {} {} {} {} {} {:?} {:?} {:?}",
         env!("CARGO_PKG_VERSION"),
         options.normalize.formats,
         options.normalize.allow_format_mismatch,
         options.allow_invalid,
         options.cpt_descriptions,
         options.changes,
+        options.changes_markdown,
+        options.changes_html,
         options.errors,
         options.warnings,
         options.max_warnings,

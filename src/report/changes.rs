@@ -17,6 +17,19 @@ use crate::tables::{Kind, Record, Table, TableKind, Value, format_decimal};
 pub struct ReportOptions {
     /// Show CPT (AMA) and CDT (ADA) descriptions; public HCPCS Level II ones always show.
     pub cpt_descriptions: bool,
+    /// Which reports for people to write beside the change data (`report.md`, `report.html`).
+    pub markdown: bool,
+    pub html: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> ReportOptions {
+        ReportOptions {
+            cpt_descriptions: true,
+            markdown: true,
+            html: true,
+        }
+    }
 }
 
 /// Statuses whose RVUs are used for payment.
@@ -78,11 +91,14 @@ pub fn stage(
             message: e.to_string(),
         })?;
         let facts = Facts::gather(diff, from, to, options);
-        for (file, text) in [
-            ("summary.json", summary + "\n"),
-            ("report.md", markdown(&facts)),
-            ("report.html", html(&facts)),
-        ] {
+        let mut files = vec![("summary.json", summary + "\n")];
+        if options.markdown {
+            files.push(("report.md", markdown(&facts)));
+        }
+        if options.html {
+            files.push(("report.html", html(&facts)));
+        }
+        for (file, text) in files {
             let path = staging.join(file);
             fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         }
