@@ -145,3 +145,15 @@ fn a_member_claiming_4_gib_is_refused_before_inflating() {
     let err = extract_zip("bomb.zip", &bomb, &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("claims 4294967295 bytes"), "{err}");
 }
+
+/// An xlsx is a zip too, read by calamine, which has no limits of its own: a workbook whose
+/// sheet inflates to 300 MiB (and says so) is refused before calamine sees it.
+#[test]
+fn an_xlsx_that_inflates_past_the_limit_is_refused_before_parsing() {
+    let workbook = zip_with_lying_header("xl/worksheets/sheet1.xml", &deflate_bomb(300), 300 << 20);
+    assert!(workbook.len() < 1 << 20, "{} bytes", workbook.len());
+    let err = rvu_pipeline::read::xlsx::read("PPRRVU25_JAN.xlsx", &workbook, |_| true).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("PPRRVU25_JAN.xlsx"), "{message}");
+    assert!(message.contains("zip bomb"), "{message}");
+}

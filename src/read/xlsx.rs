@@ -1,15 +1,57 @@
 //! xlsx through calamine: every sheet becomes a grid, and the caller picks the one that holds
 //! its table (CMS renames and even misspells sheets from release to release).
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use calamine::{Data, Reader, Xlsx};
 
 use super::{Grid, Row};
 use crate::error::{Error, Location, Result};
 
+/// What an xlsx (itself a zip) may inflate to before calamine reads it: a real PPRRVU
+/// workbook inflates to about 19 MB in 10 parts.
+const MAX_PART_BYTES: u64 = 256 << 20;
+const MAX_TOTAL_BYTES: u64 = 512 << 20;
+const MAX_PARTS: usize = 1000;
+
+/// Inflates every part of the workbook into nothing, counting, so a bomb inside an xlsx is
+/// refused before calamine (which has no limits) reads it.
+fn check_inflated_size(file: &str, bytes: &[u8]) -> Result<()> {
+    let refuse = |message: String| Error::Parse {
+        location: Location::file(file),
+        message,
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| refuse(format!("not a readable xlsx workbook: {e}")))?;
+    if archive.len() > MAX_PARTS {
+        return Err(refuse(format!(
+            "{} parts; a workbook may have {MAX_PARTS}",
+            archive.len()
+        )));
+    }
+    let mut total = 0u64;
+    for index in 0..archive.len() {
+        let mut part = archive
+            .by_index(index)
+            .map_err(|e| refuse(format!("part {index}: {e}")))?;
+        let inflated = std::io::copy(
+            &mut (&mut part).take(MAX_PART_BYTES + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| refuse(format!("part {index}: {e}")))?;
+        total += inflated;
+        if inflated > MAX_PART_BYTES || total > MAX_TOTAL_BYTES {
+            return Err(refuse(format!(
+                "inflates past {MAX_PART_BYTES} bytes in a part or {MAX_TOTAL_BYTES} in all (a zip bomb?); refused"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the first sheet for which `holds_table` says yes; the error lists the sheets seen.
 pub fn read(file: &str, bytes: &[u8], holds_table: impl Fn(&Grid) -> bool) -> Result<Grid> {
+    check_inflated_size(file, bytes)?;
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|err| Error::Parse {
         location: Location::file(file),
         message: format!("not a readable xlsx workbook: {err}"),
