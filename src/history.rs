@@ -533,16 +533,7 @@ fn write(
         serde_json::to_string_pretty(state).unwrap_or_default() + "\n",
     )?;
     // Swap the whole folder in, as releases are.
-    let target = output.join("history");
-    let old = output
-        .join(".staging")
-        .join(format!("history.old.{}", std::process::id()));
-    if target.exists() {
-        fs::rename(&target, &old).map_err(|e| Error::io(&target, e))?;
-    }
-    fs::rename(&staging, &target).map_err(|e| Error::io(&target, e))?;
-    let _ = fs::remove_dir_all(&old);
-    Ok(())
+    crate::stages::publish::replace_dir(&staging, &output.join("history"))
 }
 
 #[cfg(test)]

@@ -58,10 +58,7 @@ pub struct Staged {
 impl Staged {
     /// Moves the report into place (replacing an older one for the same pair).
     pub fn commit(self) -> Result<PathBuf> {
-        if self.target.exists() {
-            fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
-        }
-        fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        crate::stages::publish::replace_dir(&self.staging, &self.target)?;
         Ok(self.target)
     }
 }

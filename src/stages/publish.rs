@@ -109,7 +109,7 @@ pub fn publish(
         }
     };
     crate::failpoint::hit("publish-before-rename", Some(&release_id));
-    swap_into_place(&staging, &target, &staging_root)?;
+    replace_dir(&staging, &target)?;
     write_latest(output)?;
     Ok(Published {
         release_id,
@@ -317,31 +317,54 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
     fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-/// Replaces `target` with `staging`; the old folder is moved aside first and removed last, so
-/// at every instant one complete version is in place or being renamed.
-fn swap_into_place(staging: &Path, target: &Path, staging_root: &Path) -> Result<()> {
-    let previous = staging_root.join(format!(
-        "{}.previous.{}",
-        target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let had_previous = target.exists();
-    if had_previous {
-        fs::rename(target, &previous).map_err(|e| Error::io(target, e))?;
+/// Replaces the folder `target` with `staging`. On Linux the two are exchanged in one
+/// atomic rename (`renameat2` with `RENAME_EXCHANGE`), so a reader always sees one complete
+/// version; elsewhere, or where the filesystem cannot exchange, the old folder is moved
+/// aside first (a moment without `target`; a run killed then leaves it beside, and the next
+/// run rebuilds what is missing). Either way the old folder is removed last.
+pub fn replace_dir(staging: &Path, target: &Path) -> Result<()> {
+    let aside = staging.with_extension("previous");
+    if !target.exists() {
+        return fs::rename(staging, target).map_err(|e| Error::io(target, e));
     }
+    if exchange(staging, target).is_ok() {
+        // `staging` now holds the old version.
+        return fs::remove_dir_all(staging).map_err(|e| Error::io(staging, e));
+    }
+    fs::rename(target, &aside).map_err(|e| Error::io(target, e))?;
     if let Err(e) = fs::rename(staging, target) {
-        if had_previous {
-            let _ = fs::rename(&previous, target);
-        }
+        let _ = fs::rename(&aside, target);
         return Err(Error::io(target, e));
     }
-    if had_previous {
-        fs::remove_dir_all(&previous).map_err(|e| Error::io(&previous, e))?;
+    fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let done = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 /// A published release read back: its id (the folder name) and the tables it holds.
@@ -533,5 +556,43 @@ pub fn polars_error(path: &Path, e: PolarsError) -> Error {
     Error::Output {
         what: path.display().to_string(),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_dir_puts_the_new_folder_in_place_and_removes_the_old() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, target) = (root.path().join("new.1"), root.path().join("target"));
+        for (dir, text) in [(&staging, "new"), (&target, "old")] {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join("f.txt"), text).unwrap();
+        }
+        fs::write(target.join("only-old.txt"), "x").unwrap();
+        replace_dir(&staging, &target).unwrap();
+        assert_eq!(fs::read_to_string(target.join("f.txt")).unwrap(), "new");
+        assert!(!target.join("only-old.txt").exists());
+        assert!(!staging.exists() && !staging.with_extension("previous").exists());
+        // Into an empty place, too.
+        let fresh = root.path().join("fresh.2");
+        fs::create_dir_all(&fresh).unwrap();
+        replace_dir(&fresh, &root.path().join("other")).unwrap();
+        assert!(root.path().join("other").is_dir());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn folders_are_exchanged_atomically_here() {
+        let root = tempfile::tempdir().unwrap();
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        for dir in [&a, &b] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        fs::write(a.join("from-a"), "").unwrap();
+        exchange(&a, &b).unwrap();
+        assert!(b.join("from-a").is_file() && !a.join("from-a").exists());
     }
 }
