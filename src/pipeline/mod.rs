@@ -252,6 +252,11 @@ pub fn run(def: &Definition, opts: &RunOptions, progress: &dyn Fn(Progress)) -> 
     let base = release_options(def, since, &only);
     let fetched = fetch_remote(def, &candidates, &output, opts, &mut timings)?;
     let tool = state::options_key(&base);
+    let ctx = RunContext {
+        output: &output,
+        options_key: &tool,
+        progress,
+    };
     for (i, candidate) in candidates.iter().enumerate() {
         progress(Progress::Release {
             index: i,
@@ -324,16 +329,13 @@ pub fn run(def: &Definition, opts: &RunOptions, progress: &dyn Fn(Progress)) -> 
             options.source_url = remote.zip_urls.first().map(ToString::to_string);
         }
         work_on(
+            &ctx,
             candidate,
-            &path,
-            &key,
+            (&path, &key),
             record,
-            &output,
             &options,
-            &tool,
             &mut summary,
             &mut timings,
-            progress,
         );
     }
     if !opts.dry_run {
@@ -397,65 +399,59 @@ fn already_done(output: &Path, record: Option<&Record>, options_key: &str) -> Op
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every release of a run shares.
+struct RunContext<'a> {
+    output: &'a Path,
+    /// [`state::options_key`] of this run.
+    options_key: &'a str,
+    progress: &'a dyn Fn(Progress),
+}
+
+/// One release version through [`release::process`], its state record kept up to date.
 fn work_on(
+    ctx: &RunContext,
     candidate: &Candidate,
-    path: &Path,
-    key: &str,
-    record: Option<Record>,
-    output: &Path,
+    (path, key): (&Path, &str),
+    previous: Option<Record>,
     options: &release::Options,
-    options_key: &str,
     summary: &mut Summary,
     timings: &mut Timings,
-    progress: &dyn Fn(Progress),
 ) {
-    let resumed_after = record.as_ref().and_then(|r| r.reached);
+    let output = ctx.output;
+    let resumed_after = previous.as_ref().and_then(|r| r.reached);
     if let Some(stage) = resumed_after {
         tracing::warn!(
             "{}: an earlier run stopped at {stage}; resuming",
             candidate.label
         );
     }
-    let mut record = Record {
+    let record = std::cell::RefCell::new(Record {
         label: candidate.label.clone(),
         source: source_text(candidate),
         key: key.to_string(),
         release_id: candidate.id.map(|id| id.to_string()),
-        options: options_key.to_string(),
-        reached: None,
+        options: ctx.options_key.to_string(),
+        reached: resumed_after,
         status: RecordStatus::Running,
-    };
+    });
     let save = |record: &Record| {
         if let Err(e) = state::write(output, record) {
             tracing::warn!("{e}");
         }
     };
-    save(&record);
-    let reached = std::cell::RefCell::new(record.clone());
     let on_stage = |stage: Stage| {
-        let mut r = reached.borrow_mut();
+        let mut r = record.borrow_mut();
         r.reached = Some(stage);
         save(&r);
-        progress(Progress::Stage(stage));
+        (ctx.progress)(Progress::Stage(stage));
     };
     let mut own = Timings::default();
     let outcome = release::process(path, output, &candidate.label, options, &mut own, &on_stage);
     timings.merge(&own);
-    record.reached = reached.borrow().reached;
+    let mut record = record.into_inner();
     match outcome {
         Ok(Outcome::Published { published, changes }) => {
-            let manifest = published.folder.join("manifest.json");
-            let sha = fs::read(&manifest)
-                .map(|b| crate::stages::extract::sha256_hex(&b))
-                .unwrap_or_default();
-            let revision =
-                crate::package::Manifest::read(&published.folder).map_or(1, |m| m.revision);
-            record.release_id = Some(published.release_id.clone());
-            record.status = RecordStatus::Published {
-                release_id: published.release_id.clone(),
-                manifest_sha256: sha,
-            };
+            let revision = mark_published(&mut record, output, &published.release_id);
             save(&record);
             summary.published.push(PublishedEntry {
                 release_id: published.release_id.clone(),
@@ -466,23 +462,14 @@ fn work_on(
             });
         }
         Ok(Outcome::AlreadyPublished { release_id }) => {
-            let folder = output.join("releases").join(&release_id);
-            let sha = fs::read(folder.join("manifest.json"))
-                .map(|b| crate::stages::extract::sha256_hex(&b))
-                .unwrap_or_default();
-            record.release_id = Some(release_id.clone());
-            record.status = RecordStatus::Published {
-                release_id: release_id.clone(),
-                manifest_sha256: sha,
-            };
+            let revision = mark_published(&mut record, output, &release_id);
             save(&record);
             if resumed_after.is_some() {
                 // An interrupted run had published it; this run finished the rest.
-                let revision = crate::package::Manifest::read(&folder).map_or(1, |m| m.revision);
                 summary.published.push(PublishedEntry {
+                    folder: output.join("releases").join(&release_id),
                     release_id,
                     revision,
-                    folder,
                     changes: None,
                     resumed_after,
                 });
@@ -529,6 +516,21 @@ fn work_on(
             summary.quarantined.push(quarantined);
         }
     }
+}
+
+/// Records that the version is published as `release_id` (by the sha256 of its manifest,
+/// so a later change to that folder is noticed); returns the release's revision.
+fn mark_published(record: &mut Record, output: &Path, release_id: &str) -> u32 {
+    let folder = output.join("releases").join(release_id);
+    let sha = fs::read(folder.join("manifest.json"))
+        .map(|b| crate::stages::extract::sha256_hex(&b))
+        .unwrap_or_default();
+    record.release_id = Some(release_id.to_string());
+    record.status = RecordStatus::Published {
+        release_id: release_id.to_string(),
+        manifest_sha256: sha,
+    };
+    crate::package::Manifest::read(&folder).map_or(1, |m| m.revision)
 }
 
 /// Failures that say nothing about the release's data: the disk, the network, the lock.
