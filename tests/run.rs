@@ -531,3 +531,16 @@ fn a_definition_chooses_the_change_reports() {
         text(&output.stdout)
     );
 }
+
+#[test]
+fn a_log_reader_that_goes_away_does_not_stop_the_run() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = spawn_demo(out.path(), &[], None);
+    // Close the reading end of stderr: every log line now meets a broken pipe.
+    drop(child.stderr.take());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("3 published"), "{stdout}");
+}

@@ -143,13 +143,16 @@ pub fn init_logging(json: bool) {
     if json {
         let _ = tracing_subscriber::fmt()
             .json()
+            .log_internal_errors(false)
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .with_target(false)
             .try_init();
         return;
     }
+    // A log reader that went away (`2>&1 | head`) must not turn into a panic.
     let _ = tracing_subscriber::fmt()
+        .log_internal_errors(false)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
