@@ -82,10 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn ingest_one(path: &Path, args: &Args, options: &release::Options) -> anyhow::Result<()> {
     let started = Instant::now();
-    let label = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (_, label) = crate::pipeline::label_of(path);
     let mut timings = release::Timings::default();
     let outcome = release::process(path, &args.output, &label, options, &mut timings, &|_| {});
     let mut out = std::io::stdout().lock();

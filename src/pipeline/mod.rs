@@ -670,6 +670,17 @@ fn discover_candidates(source: &Source) -> Result<Vec<Candidate>> {
 }
 
 fn local_candidate(path: &Path) -> Candidate {
+    let (id, label) = label_of(path);
+    Candidate {
+        label,
+        id,
+        input: Input::Local(path.to_path_buf()),
+    }
+}
+
+/// How a local release is named in logs, summaries and failpoints: the release id its name
+/// tells (`rvu25a-updated.zip`, `RVU24B/`), else its file name.
+pub fn label_of(path: &Path) -> (Option<ReleaseId>, String) {
     let id = normalize::hint_from_path(path);
     let label = id.map_or_else(
         || {
@@ -679,11 +690,7 @@ fn local_candidate(path: &Path) -> Candidate {
         },
         |id| id.to_string(),
     );
-    Candidate {
-        label,
-        id,
-        input: Input::Local(path.to_path_buf()),
-    }
+    (id, label)
 }
 
 type Fetched = BTreeMap<String, std::result::Result<(PathBuf, String), String>>;
