@@ -8,9 +8,9 @@ demo:
 run PIPELINE="pipelines/cms-pfs.toml":
     cargo run --release -- run {{PIPELINE}}
 
-# CI gate for a new release (zip, folder or https URL): validates it against the latest
-# release published under OUTPUT, writes validation.md and validation.junit.xml, exits 1 on
-# errors. Publishes nothing.
+# Validates against the latest release published under OUTPUT, writes validation.md and
+# validation.junit.xml, exits 1 on errors, publishes nothing.
+# CI gate for a new release (a zip, a folder or an https URL)
 validate-release URL_OR_ZIP OUTPUT="output":
     cargo run --release -- validate {{URL_OR_ZIP}} --against-latest --output {{OUTPUT}} --markdown validation.md --junit validation.junit.xml
 
@@ -27,8 +27,8 @@ lint:
 bench:
     cargo bench --bench ingest
 
-# `rvu run` over every real sample release (wall time, peak memory), then a no-op re-run.
 # Exit code 1 is expected: UNKNOWN-1 does not say which release it is and is quarantined.
+# `rvu run` over every real sample release (wall time, peak memory), then a no-op re-run
 bench-run:
     #!/usr/bin/env bash
     set -u
