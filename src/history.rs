@@ -401,11 +401,15 @@ fn older_tables(
     prior: &Tables,
 ) -> Result<BTreeMap<TableKind, Table>> {
     let mut found = BTreeMap::new();
-    for kind in [TableKind::Pprrvu, TableKind::Gpci] {
-        if !next.contains_key(&kind) || prior.contains_key(&kind) {
-            continue;
-        }
-        let published = crate::stages::publish::published(output);
+    let missing: Vec<TableKind> = [TableKind::Pprrvu, TableKind::Gpci]
+        .into_iter()
+        .filter(|kind| next.contains_key(kind) && !prior.contains_key(kind))
+        .collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let published = crate::stages::publish::published(output);
+    for kind in missing {
         for (_, dir) in published.iter().rev().filter(|(r, _)| *r < id) {
             if let Some(table) = crate::stages::publish::load_tables(dir, &[kind])?.remove(&kind) {
                 found.insert(kind, table);

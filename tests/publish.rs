@@ -11,22 +11,28 @@ fn fixture(name: &str) -> PathBuf {
     common::fixtures().join(name)
 }
 
-fn ingest(
-    path: &Path,
-    out: &Path,
-    extra: &[&str],
-    env: Option<(&str, &str)>,
-) -> std::process::Output {
-    let mut cmd = Command::cargo_bin("rvu").unwrap();
-    cmd.arg("ingest")
+fn ingest(path: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::cargo_bin("rvu")
+        .unwrap()
+        .arg("ingest")
         .arg(path)
         .args(extra)
         .arg("--output")
-        .arg(out);
-    if let Some((k, v)) = env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// An output folder with the RVU99A fixture published.
+fn with_rvu99a() -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let output = ingest(&fixture("rvu99a.zip"), out.path(), &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -35,20 +41,10 @@ fn json(path: &Path) -> serde_json::Value {
 
 #[test]
 fn a_re_post_is_a_new_revision_beside_the_first() {
-    let out = tempfile::tempdir().unwrap();
-    assert!(
-        ingest(&fixture("rvu99a.zip"), out.path(), &[], None)
-            .status
-            .success()
-    );
+    let out = with_rvu99a();
     let first = fs::read(out.path().join("releases/RVU99A/pprrvu.csv")).unwrap();
     // New content under the same id (RVU99B's files, published as RVU99A).
-    let output = ingest(
-        &fixture("rvu99b.zip"),
-        out.path(),
-        &["--release", "RVU99A"],
-        None,
-    );
+    let output = ingest(&fixture("rvu99b.zip"), out.path(), &["--release", "RVU99A"]);
     assert!(
         output.status.success(),
         "{}",
@@ -75,12 +71,7 @@ fn a_re_post_is_a_new_revision_beside_the_first() {
 
 #[test]
 fn a_run_killed_before_the_rename_leaves_the_tree_and_the_next_run_completes() {
-    let out = tempfile::tempdir().unwrap();
-    assert!(
-        ingest(&fixture("rvu99a.zip"), out.path(), &[], None)
-            .status
-            .success()
-    );
+    let out = with_rvu99a();
     let before = common::published_tree(out.path());
     let mut cmd = common::rvu_command();
     cmd.arg("ingest")
@@ -99,7 +90,7 @@ fn a_run_killed_before_the_rename_leaves_the_tree_and_the_next_run_completes() {
             .is_some(),
         "the kill left its staging behind"
     );
-    let rerun = ingest(&fixture("rvu99b.zip"), out.path(), &[], None);
+    let rerun = ingest(&fixture("rvu99b.zip"), out.path(), &[]);
     assert!(
         rerun.status.success(),
         "{}",
@@ -112,12 +103,7 @@ fn a_run_killed_before_the_rename_leaves_the_tree_and_the_next_run_completes() {
 
 #[test]
 fn the_manifest_and_datapackage_describe_the_files() {
-    let out = tempfile::tempdir().unwrap();
-    assert!(
-        ingest(&fixture("rvu99a.zip"), out.path(), &[], None)
-            .status
-            .success()
-    );
+    let out = with_rvu99a();
     let release = out.path().join("releases/RVU99A");
     let manifest = json(&release.join("manifest.json"));
     assert_eq!(manifest["schema_version"], "1");
@@ -148,12 +134,7 @@ fn the_manifest_and_datapackage_describe_the_files() {
 
 #[test]
 fn the_datapackage_passes_frictionless() {
-    let out = tempfile::tempdir().unwrap();
-    assert!(
-        ingest(&fixture("rvu99a.zip"), out.path(), &[], None)
-            .status
-            .success()
-    );
+    let out = with_rvu99a();
     let release = out.path().join("releases/RVU99A");
     let result = std::process::Command::new("frictionless")
         .args(["validate", "--json", "datapackage.json"])
@@ -174,7 +155,7 @@ fn the_datapackage_passes_frictionless() {
 fn all_fixtures(extra: &[&str]) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
     for name in ["rvu99a.zip", "rvu99b.zip", "rvu99c.zip"] {
-        let output = ingest(&fixture(name), out.path(), extra, None);
+        let output = ingest(&fixture(name), out.path(), extra);
         assert!(
             output.status.success(),
             "{}",
@@ -356,7 +337,7 @@ fn history_tree(out: &Path) -> Vec<(String, Vec<u8>)> {
 /// the history was brought up to date each time.
 fn ingest_in_order(out: &Path, paths: &[PathBuf], expect: &[&str]) {
     for (path, expected) in paths.iter().zip(expect) {
-        let output = ingest(path, out, &["--formats", "csv"], None);
+        let output = ingest(path, out, &["--formats", "csv"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stderr}");
         assert!(stderr.contains(expected), "{}: {stderr}", path.display());

@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, true) => {
             let id = current.subject().release_id;
             publish::prior_release(&args.output, id)
-                .map(|dir| load_published(&dir.display().to_string(), &args.output))
+                .map(|(_, dir)| load_published(&dir.display().to_string(), &args.output))
                 .transpose()?
         }
         (None, false) => None,

@@ -413,13 +413,17 @@ fn repair_changes(output: &Path, release_id: &str, options: &Options) -> crate::
     let Ok(id) = release_id.parse::<ReleaseId>() else {
         return Ok(());
     };
-    let Some(prior) = publish::load_prior(output, id)? else {
+    // Usually the report is there: look before reading any table.
+    let Some((prior_id, _)) = publish::prior_release(output, id) else {
         return Ok(());
     };
-    let folder = output.join("changes").join(format!("{}..{id}", prior.id));
+    let folder = output.join("changes").join(format!("{prior_id}..{id}"));
     if !options.changes || folder.join("summary.json").is_file() {
         return Ok(());
     }
+    let Some(prior) = publish::load_prior(output, id)? else {
+        return Ok(());
+    };
     tracing::warn!("{id}: its change report is missing (an interrupted run); writing it");
     let dir = output.join("releases").join(release_id);
     let (_, tables) = publish::load_release(&dir)?;

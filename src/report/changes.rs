@@ -778,16 +778,11 @@ fn markdown(f: &Facts) -> String {
         o.push_str("None.\n");
     }
     for (field, changes) in &f.indicators {
-        let examples: Vec<String> = changes
-            .iter()
-            .take(10)
-            .map(|c| format!("{} {}→{}", short_key(c), c.old_value, c.new_value))
-            .collect();
         let _ = writeln!(
             o,
             "- **{field}**: {} codes ({})",
             changes.len(),
-            examples.join(", ")
+            indicator_examples(changes)
         );
     }
 
@@ -836,6 +831,16 @@ fn codes(n: usize) -> String {
     } else {
         format!("{n} codes")
     }
+}
+
+/// The first ten changes of an indicator, as `99213 0→1` (both reports list them).
+fn indicator_examples(changes: &[&Change]) -> String {
+    let examples: Vec<String> = changes
+        .iter()
+        .take(10)
+        .map(|c| format!("{} {}→{}", short_key(c), c.old_value, c.new_value))
+        .collect();
+    examples.join(", ")
 }
 
 fn short_key(c: &Change) -> String {
@@ -1048,16 +1053,11 @@ fn html(f: &Facts) -> String {
     } else {
         o.push_str("<table><tr><th>indicator</th><th class=n>codes</th><th>examples</th></tr>");
         for (field, changes) in &f.indicators {
-            let examples: Vec<String> = changes
-                .iter()
-                .take(10)
-                .map(|c| format!("{} {}→{}", short_key(c), c.old_value, c.new_value))
-                .collect();
             let _ = write!(
                 o,
                 "<tr><td>{field}</td><td class=n>{}</td><td>{}</td></tr>",
                 changes.len(),
-                e(&examples.join(", "))
+                e(&indicator_examples(changes))
             );
         }
         o.push_str("</table>");

@@ -422,7 +422,7 @@ pub fn load_prior(
     output: &Path,
     id: crate::catalog::ReleaseId,
 ) -> Result<Option<crate::stages::diff::Loaded>> {
-    let Some(dir) = prior_release(output, id) else {
+    let Some((_, dir)) = prior_release(output, id) else {
         return Ok(None);
     };
     let (prior_id, tables) = load_release(&dir)?;
@@ -450,11 +450,13 @@ pub fn load_tables(dir: &Path, kinds: &[TableKind]) -> Result<BTreeMap<TableKind
 }
 
 /// The latest release published under `output` that comes before `id` (the prior release).
-pub fn prior_release(output: &Path, id: crate::catalog::ReleaseId) -> Option<PathBuf> {
+pub fn prior_release(
+    output: &Path,
+    id: crate::catalog::ReleaseId,
+) -> Option<(crate::catalog::ReleaseId, PathBuf)> {
     published(output)
         .into_iter()
         .rfind(|(other, _)| *other < id)
-        .map(|(_, path)| path)
 }
 
 /// The releases published under `output` (folders named by a release id), oldest first.
