@@ -61,17 +61,27 @@ pub fn description_source(hcpcs: &str) -> &'static str {
     }
 }
 
-/// When each (hcpcs, modifier) first appeared and last changed, from the PPRRVU history
-/// (each version's `release_id` is the release it started in).
+/// When each (hcpcs, modifier) first appeared and last changed, from the PPRRVU history of
+/// the default payment lineage (each version's `release_id` is the release it started in;
+/// a version runs on through conversion factor changes and the 2026 variant split).
 fn seen_and_changed(
     history: &DataFrame,
 ) -> PolarsResult<HashMap<(String, String), (ReleaseId, ReleaseId)>> {
     let column =
         |name: &str| -> PolarsResult<StringChunked> { Ok(history.column(name)?.str()?.clone()) };
     let (hcpcs, modifier, first) = (column("hcpcs")?, column("modifier")?, column("release_id")?);
+    let lineage = column("lineage")?;
     let mut ids: HashMap<&str, Option<ReleaseId>> = HashMap::new();
     let mut out: HashMap<(String, String), (ReleaseId, ReleaseId)> = HashMap::new();
-    for ((h, m), f) in hcpcs.iter().zip(modifier.iter()).zip(first.iter()) {
+    let default_lineage = crate::history::lineage("non_qpp");
+    let rows = hcpcs
+        .iter()
+        .zip(modifier.iter())
+        .zip(first.iter())
+        .zip(lineage.iter())
+        .filter(|(_, l)| *l == Some(default_lineage))
+        .map(|(row, _)| row);
+    for ((h, m), f) in rows {
         let Some(started) = f.and_then(|f| *ids.entry(f).or_insert_with(|| f.parse().ok())) else {
             continue;
         };
@@ -108,6 +118,11 @@ struct CodeRow {
     nonfacility_total: String,
     facility_total: String,
     global_days: String,
+    /// The conversion factor of the default payment variant (non-QPP from 2026).
+    conversion_factor: String,
+    /// 2026+: the qualifying APM participants' conversion factor, when the QPP file lists
+    /// the code (null when it does not, and before 2026).
+    qpp_conversion_factor: Option<String>,
     first_release_id: Option<String>,
     last_changed_release_id: Option<String>,
 }
@@ -124,9 +139,13 @@ pub fn codes(
     let text = |r: &Record, c: &str| table.render(r, c);
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
     let mut chosen: BTreeMap<(String, String), &Record> = BTreeMap::new();
+    let mut qpp_cf: HashMap<(String, String), String> = HashMap::new();
     for r in &table.rows {
         let code = (text(r, "hcpcs"), text(r, "modifier"));
         let preferred = text(r, "variant") != "qpp";
+        if !preferred {
+            qpp_cf.insert(code.clone(), text(r, "conversion_factor"));
+        }
         if preferred || !chosen.contains_key(&code) {
             chosen.insert(code, r);
         }
@@ -154,6 +173,8 @@ pub fn codes(
                 nonfacility_total: text(r, "nonfacility_total"),
                 facility_total: text(r, "facility_total"),
                 global_days: text(r, "global_days"),
+                conversion_factor: text(r, "conversion_factor"),
+                qpp_conversion_factor: qpp_cf.get(&code).cloned(),
                 first_release_id: history.map(|(first, _)| first.to_string()),
                 last_changed_release_id: history.map(|(_, changed)| changed.to_string()),
                 hcpcs: code.0,
@@ -197,6 +218,10 @@ fn frame(rows: &[CodeRow]) -> PolarsResult<DataFrame> {
             text("nonfacility_total", &|r| Some(&r.nonfacility_total)),
             text("facility_total", &|r| Some(&r.facility_total)),
             text("global_days", &|r| Some(&r.global_days)),
+            text("conversion_factor", &|r| Some(&r.conversion_factor)),
+            text("qpp_conversion_factor", &|r| {
+                r.qpp_conversion_factor.as_deref()
+            }),
             text("first_release_id", &|r| r.first_release_id.as_deref()),
             text("last_changed_release_id", &|r| {
                 r.last_changed_release_id.as_deref()

@@ -71,18 +71,59 @@ pub(crate) fn string_column(name: &str, values: Vec<Option<String>>) -> Column {
     chunked.into_series().with_name(name.into()).into_column()
 }
 
+/// The PPRRVU history's key: a code's versions run along its lineage, not its variant.
+pub const PPRRVU_KEY: &[&str] = &["lineage", "hcpcs", "modifier"];
+
+/// The lineage a PPRRVU variant's rows continue: 2025's `standard` carries on as 2026's
+/// `non_qpp` (the default payment variant); `qpp` starts its own in 2026.
+pub fn lineage(variant: &str) -> &'static str {
+    if variant == "qpp" { "qpp" } else { "non_qpp" }
+}
+
+/// Columns a version is not compared on: the release, the variant's name (it changes at the
+/// 2026 split while the lineage runs on) and the conversion factor (history of its own, in
+/// `conversion_factors.parquet`; it changes every code each year).
+const NOT_COMPARED: &[&str] = &["release_id", "variant", "conversion_factor"];
+
+/// A row's history key: the table's natural key, with a PPRRVU variant as its lineage.
+fn history_key(table: &Table, key: &[usize], variant: Option<usize>, record: &Record) -> Key {
+    key.iter()
+        .map(|&i| {
+            let text = record.values[i].as_text();
+            match Some(i) == variant && table.kind == TableKind::Pprrvu {
+                true => Some(lineage(text.unwrap_or("")).to_string()),
+                false => text.map(str::to_string),
+            }
+        })
+        .collect()
+}
+
 /// The first row of each key (later duplicates are validation's business, not history's).
 fn first_per_key(table: &Table) -> HashMap<Key, &Record> {
     let key = table.key_indexes();
+    let variant = table.column_index("variant");
     let mut out = HashMap::with_capacity(table.rows.len());
     for record in &table.rows {
-        let k: Key = key
-            .iter()
-            .map(|&i| record.values[i].as_text().map(str::to_string))
-            .collect();
-        out.entry(k).or_insert(record);
+        out.entry(history_key(table, &key, variant, record))
+            .or_insert(record);
     }
     out
+}
+
+/// The columns two versions are compared on: all but [`NOT_COMPARED`] and the columns the
+/// prior release's file did not have (empty in every row: 2026's `pricing_indicator`).
+fn compared_columns(kind: TableKind, prior: Option<&Table>) -> Vec<usize> {
+    kind.columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !NOT_COMPARED.contains(&c.name))
+        .filter(|(i, _)| {
+            prior.is_none_or(|t| {
+                t.rows.is_empty() || t.rows.iter().any(|r| r.values[*i] != Value::Null)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// New versions' rows: the canonical columns, then last release and the dates in force.
@@ -96,6 +137,15 @@ fn started_frame(kind: TableKind, id: ReleaseId, records: Vec<Record>) -> Polars
     };
     let mut df = crate::stages::publish::to_dataframe(&table)?;
     let same = |text: Option<String>| vec![text; height];
+    if kind == TableKind::Pprrvu {
+        let variants = text_column(&df, "variant")?;
+        let lineages: Vec<Option<String>> = variants
+            .iter()
+            .map(|v| Some(lineage(v.unwrap_or("")).to_string()))
+            .collect();
+        df.insert_column(2, string_column("lineage", lineages))?;
+        df.drop_in_place("conversion_factor")?;
+    }
     for column in [
         string_column("last_release_id", same(Some(id.to_string()))),
         string_column("effective_from", same(Some(effective_from(id)))),
@@ -113,14 +163,8 @@ fn table_step(
     next: &Table,
     id: ReleaseId,
 ) -> PolarsResult<Step> {
-    let release_col = next.column_index("release_id");
-    let same = |a: &Record, b: &Record| {
-        a.values
-            .iter()
-            .zip(&b.values)
-            .enumerate()
-            .all(|(i, (x, y))| Some(i) == release_col || x == y)
-    };
+    let compared = compared_columns(kind, prior);
+    let same = |a: &Record, b: &Record| compared.iter().all(|&i| a.values[i] == b.values[i]);
     let before = prior.map(first_per_key).unwrap_or_default();
     let after = first_per_key(next);
     let (mut continuing, mut ending) = (HashSet::new(), HashSet::new());
@@ -299,7 +343,7 @@ impl Histories {
         if let Some(table) = next.get(&TableKind::Pprrvu) {
             let before = prior.get(&TableKind::Pprrvu).copied();
             let step = table_step(TableKind::Pprrvu, before, table, id)?;
-            ok &= extend(&mut self.pprrvu, TableKind::Pprrvu.key(), step)?;
+            ok &= extend(&mut self.pprrvu, PPRRVU_KEY, step)?;
             ok &= extend(&mut self.cf, CF_KEY, cf_step(before, table, id)?)?;
         }
         if let Some(table) = next.get(&TableKind::Gpci) {
@@ -514,7 +558,7 @@ fn write(
     let fail = |e: PolarsError| polars_error(&staging, e);
     let Histories { pprrvu, gpci, cf } = histories;
     let clock = std::time::Instant::now();
-    let mut pprrvu = sorted(&pprrvu, TableKind::Pprrvu.key()).map_err(fail)?;
+    let mut pprrvu = sorted(&pprrvu, PPRRVU_KEY).map_err(fail)?;
     let mut gpci = sorted(&gpci, TableKind::Gpci.key()).map_err(fail)?;
     let mut cf = sorted(&cf, CF_KEY).map_err(fail)?;
     tracing::debug!("history: sorted in {:?}", clock.elapsed());

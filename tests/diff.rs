@@ -116,22 +116,151 @@ fn a_release_against_itself_is_empty() {
     );
 }
 
-#[test]
-fn a_new_year_compares_standard_with_non_qpp() {
-    let d = real_diff("RVU25D", "RVU26A");
-    let cf = &d.conversion_factors;
-    assert_eq!(cf.len(), 1);
-    assert_eq!(
-        (
-            cf[0].variant.as_str(),
-            cf[0].before.as_deref(),
-            cf[0].after.as_deref()
-        ),
-        ("non_qpp", Some("32.3465"), Some("33.4009"))
+/// What the files say of one 2025 -> 2026 comparison: keys only before, keys only after,
+/// keys whose cells differ in a column both files have (the conversion factor included), and
+/// of those, keys whose only difference is the conversion factor.
+fn file_counts(before: &str, after: &str) -> (usize, usize, usize, usize) {
+    let (old, new) = (
+        common::CmsPprrvu::read(before),
+        common::CmsPprrvu::read(after),
     );
-    // Every code in both years changes its conversion factor: no code reads as added.
+    let (old_rows, new_rows) = (old.by_key(), new.by_key());
+    let shared: Vec<(usize, usize, bool)> = old
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !matches!(name.as_str(), "HCPCS" | "MOD"))
+        .filter_map(|(i, name)| {
+            let j = new.columns.iter().position(|n| n == name)?;
+            Some((i, j, name == "CONV FACTOR"))
+        })
+        .collect();
+    assert!(
+        shared.iter().any(|(_, _, cf)| *cf),
+        "both files name CONV FACTOR"
+    );
+    let added = new_rows
+        .keys()
+        .filter(|k| !old_rows.contains_key(*k))
+        .count();
+    let deleted = old_rows
+        .keys()
+        .filter(|k| !new_rows.contains_key(*k))
+        .count();
+    let (mut changed, mut cf_only) = (0, 0);
+    for (key, a) in &old_rows {
+        let Some(b) = new_rows.get(key) else { continue };
+        let differing: Vec<bool> = shared
+            .iter()
+            .filter(|(i, j, _)| !common::same_cell(&a[*i], &b[*j]))
+            .map(|(_, _, cf)| *cf)
+            .collect();
+        changed += usize::from(!differing.is_empty());
+        cf_only += usize::from(!differing.is_empty() && differing.iter().all(|cf| *cf));
+    }
+    (added, deleted, changed, cf_only)
+}
+
+#[test]
+fn a_new_year_compares_standard_with_each_2026_variant() {
+    let d = real_diff("RVU25D", "RVU26A");
+    let cf: Vec<(&str, Option<&str>, Option<&str>)> = d
+        .conversion_factors
+        .iter()
+        .map(|c| (c.variant.as_str(), c.before.as_deref(), c.after.as_deref()))
+        .collect();
+    assert_eq!(
+        cf,
+        vec![
+            ("non_qpp", Some("32.3465"), Some("33.4009")),
+            ("qpp", Some("32.3465"), Some("33.5675")),
+        ]
+    );
     let p = &d.tables[&TableKind::Pprrvu];
+    // The top level is the default payment variant, non-QPP, never a sum of the two.
+    assert_eq!(p.variant.as_deref(), Some("non_qpp"));
+    let non_qpp = file_counts(
+        "RVU25D/PPRRVU2025_Oct.csv",
+        "RVU26A/PPRRVU2026_Jan_nonQPP.csv",
+    );
+    assert_eq!((non_qpp.0, non_qpp.1), (367, 231), "the issue's counts");
+    assert_eq!((p.added, p.deleted, p.changed, p.changed_cf_only), non_qpp);
+    assert_eq!((p.rows_before, p.rows_after), (19090, 19226));
+    // 2026's new column is a layout change, never a change of every row.
+    assert_eq!(p.new_columns, vec!["pricing_indicator".to_string()]);
+    assert!(!p.changed_by_field.contains_key("pricing_indicator"));
     assert_eq!(p.changed_by_field["conversion_factor"], 19226 - p.added);
+
+    let q = &p.variants["qpp"];
+    assert_eq!(q.compared_with.as_deref(), Some("standard"));
+    let qpp = file_counts("RVU25D/PPRRVU2025_Oct.csv", "RVU26A/PPRRVU2026_Jan_QPP.csv");
+    assert_eq!((q.added, q.deleted, q.changed, q.changed_cf_only), qpp);
+    assert_eq!((q.rows_before, q.rows_after), (19090, 11811));
+    assert_eq!(p.variants["non_qpp"].added, p.added);
+
+    // Each variant's status matrix adds up to its own counts.
+    for s in p.variants.values() {
+        let total = |pick: &dyn Fn(&str, &str) -> bool| -> usize {
+            s.status_transitions
+                .iter()
+                .flat_map(|(a, row)| row.iter().map(move |(b, n)| (a, b, n)))
+                .filter(|(a, b, _)| pick(a, b))
+                .map(|(_, _, n)| n)
+                .sum()
+        };
+        assert_eq!(total(&|a, _| a == diff::NEW), s.added);
+        assert_eq!(total(&|_, b| b == diff::GONE), s.deleted);
+        assert_eq!(total(&|_, b| b != diff::GONE), s.rows_after);
+    }
+    // The change list holds both variants' changes, each keyed by its variant.
+    let deleted = |v: &str| {
+        d.changes
+            .iter()
+            .filter(|c| c.table == TableKind::Pprrvu && c.change == ChangeKind::Deleted)
+            .filter(|c| c.key_value("variant") == Some(v))
+            .count()
+    };
+    assert_eq!((deleted("non_qpp"), deleted("qpp")), (non_qpp.1, qpp.1));
+    // ANES too is compared per variant.
+    let anes = &d.tables[&TableKind::Anes];
+    assert_eq!(
+        anes.variants.keys().collect::<Vec<_>>(),
+        vec!["non_qpp", "qpp"]
+    );
+}
+
+#[test]
+fn the_new_year_report_separates_conversion_factor_changes_and_explains_qpp() {
+    let (a, b) = (common::normalized("RVU25D"), common::normalized("RVU26A"));
+    let (from, to) = (side(&a, "RVU25D"), side(&b, "RVU26A"));
+    let d = diff::diff(&from, &to);
+    let out = tempfile::tempdir().unwrap();
+    let folder = changes::write(out.path(), &d, &from, &to, &ReportOptions::default()).unwrap();
+    let report = std::fs::read_to_string(folder.join("report.md")).unwrap();
+    let p = &d.tables[&TableKind::Pprrvu];
+    for line in [
+        format!(
+            "PPRRVU non_qpp (compared with standard): {} codes with RVU, status, indicator or description changes; {} codes with a conversion factor change only.",
+            p.changed - p.changed_cf_only,
+            p.changed_cf_only
+        ),
+        "New column: pricing_indicator (a layout change".to_string(),
+        "absent from it, not deleted from Medicare".to_string(),
+        format!("## Added codes ({})", p.added),
+        format!("## Deleted codes ({})", p.deleted),
+    ] {
+        assert!(report.contains(&line), "{line}\n{report}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).unwrap())
+            .unwrap();
+    let pprrvu = &summary["tables"]["pprrvu"];
+    assert_eq!(pprrvu["added"], p.added);
+    assert_eq!(
+        pprrvu["variants"]["qpp"]["deleted"],
+        p.variants["qpp"].deleted
+    );
+    assert_eq!(pprrvu["variants"]["qpp"]["rows_after"], 11811);
 }
 
 fn write_report(dir: &Path, cpt: bool) -> std::path::PathBuf {

@@ -19,18 +19,77 @@ fn every_release_ingests_with_the_row_count_cms_published() {
         ("RVU25A", 18865),
         ("RVU25B", 18923),
         ("RVU25D", 19090),
-        ("RVU26A", 19226),
     ];
     for (release, rows) in expected {
         let n = normalized(release);
         assert_eq!(n.release_id.to_string(), release);
         let t = table(&n, TableKind::Pprrvu);
         assert_eq!(t.rows.len(), rows, "{release}");
+        assert_eq!(common::rows(t, &[("variant", "standard")]).len(), rows);
         // Every format present was parsed, and each found the same rows.
         for parsed in &n.tables[&TableKind::Pprrvu].parsed {
             assert_eq!(parsed.rows, rows, "{release} {}", parsed.format);
         }
     }
+}
+
+#[test]
+fn rvu26a_holds_both_variants_each_equal_to_its_file() {
+    let n = normalized("RVU26A");
+    let t = table(&n, TableKind::Pprrvu);
+    let columns = [
+        ("HCPCS", "hcpcs"),
+        ("MOD", "modifier"),
+        ("DESCRIPTION", "description"),
+        ("STATUS CODE", "status_code"),
+        ("WORK RVU", "work_rvu"),
+        ("NON-FAC PE RVU", "nonfacility_pe_rvu"),
+        ("FACILITY PE RVU", "facility_pe_rvu"),
+        ("MP RVU", "mp_rvu"),
+        ("NON-FACILITY TOTAL", "nonfacility_total"),
+        ("FACILITY TOTAL", "facility_total"),
+        ("GLOB DAYS", "global_days"),
+        ("PRIC IND", "pricing_indicator"),
+        ("CONV FACTOR", "conversion_factor"),
+        (
+            "NON-FACILITY PE USED FOR OPPS PAYMENT AMOUNT",
+            "opps_nonfacility_pe_rvu",
+        ),
+        (
+            "FACILITY PE USED FOR OPPS PAYMENT AMOUNT",
+            "opps_facility_pe_rvu",
+        ),
+        ("MP USED FOR OPPS PAYMENT AMOUNT", "opps_mp_rvu"),
+    ];
+    for (file, variant, count) in [
+        ("RVU26A/PPRRVU2026_Jan_nonQPP.csv", "non_qpp", 19226),
+        ("RVU26A/PPRRVU2026_Jan_QPP.csv", "qpp", 11811),
+    ] {
+        let cms = common::CmsPprrvu::read(file);
+        assert_eq!(cms.rows.len(), count, "{file}");
+        let ours = common::rows(t, &[("variant", variant)]);
+        assert_eq!(ours.len(), count, "{variant}");
+        // Row for row, in file order, every checked cell as the file writes it.
+        for (row, record) in cms.rows.iter().zip(&ours) {
+            for (caption, column) in columns {
+                let want = &row[cms.column(caption)];
+                assert!(
+                    common::same_cell(want, &cell(t, record, column)),
+                    "{file} {} {column}: file {want:?}, ours {:?}",
+                    row[0],
+                    cell(t, record, column)
+                );
+            }
+        }
+    }
+    // The per-variant parse counts that ingest.json reports.
+    let parsed = &n.tables[&TableKind::Pprrvu].parsed;
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(parsed[0].rows, 19226 + 11811);
+    assert_eq!(
+        parsed[0].files,
+        vec!["PPRRVU2026_Jan_QPP.csv", "PPRRVU2026_Jan_nonQPP.csv"]
+    );
 }
 
 #[test]
@@ -133,7 +192,7 @@ fn rvu26a_has_the_pricing_indicator_and_the_non_qpp_variant() {
     // PPRRVU2026_Jan_nonQPP.csv: J3398,,Inj luxturna 1 billion vec g,E,,0.00,...,9,9,9,9,9,9,,33.4009
     let n = normalized("RVU26A");
     let t = table(&n, TableKind::Pprrvu);
-    let drug = one(t, &[("hcpcs", "J3398")]);
+    let drug = one(t, &[("hcpcs", "J3398"), ("variant", "non_qpp")]);
     assert_cells(
         t,
         drug,

@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 use super::{escape_md, escape_xml};
 use crate::error::{Error, Result};
-use crate::stages::diff::{Change, ChangeKind, Diff, GONE, NEW, Side};
+use crate::stages::diff::{Change, ChangeKind, Diff, GONE, NEW, Side, TableSummary};
 use crate::tables::{Kind, Record, Table, TableKind, Value, format_decimal};
 
 #[derive(Debug, Clone)]
@@ -355,10 +355,13 @@ const INDICATORS: [&str; 6] = [
 impl<'a> Facts<'a> {
     fn gather(diff: &'a Diff, from: &Side, to: &Side, options: &'a ReportOptions) -> Facts<'a> {
         let (old, new) = (index(from), index(to));
+        let variant = default_variant(diff);
+        // The code lists follow the default payment variant; the others have their counts.
         let pprrvu: Vec<&Change> = diff
             .changes
             .iter()
             .filter(|c| c.table == TableKind::Pprrvu)
+            .filter(|c| variant.is_none_or(|v| c.key_value("variant") == Some(v)))
             .collect();
         let pick = |kind: ChangeKind, idx: &CodeIndex| -> Vec<Code> {
             pprrvu
@@ -424,9 +427,11 @@ impl<'a> Facts<'a> {
 
     /// Payable codes in both releases, by the size of their move.
     fn movers(&mut self, old: &CodeIndex, new: &CodeIndex) {
+        let variant = default_variant(self.diff);
         let mut both: Vec<(&Code, &Code)> = new
             .values()
             .filter(|n| PAYABLE.contains(&n.status.as_str()))
+            .filter(|n| variant.is_none_or(|v| n.variant == v))
             .filter_map(|n| {
                 let o = old.find(&n.variant, &n.hcpcs, &n.modifier)?;
                 Some((o, n))
@@ -590,6 +595,63 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// The PPRRVU variant the code lists and headline counts are for (None without PPRRVU).
+fn default_variant(diff: &Diff) -> Option<&str> {
+    diff.tables.get(&TableKind::Pprrvu)?.variant.as_deref()
+}
+
+/// Plain sentences on what the PPRRVU headline counts mean: which variant, what only the
+/// conversion factor moved, columns that appeared, and each other variant's own counts.
+fn variant_notes(d: &Diff) -> Vec<String> {
+    let Some(p) = d.tables.get(&TableKind::Pprrvu) else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    let variant = |s: &TableSummary| match (&s.variant, &s.compared_with) {
+        (Some(v), Some(w)) if v != w => format!("PPRRVU {v} (compared with {w})"),
+        (Some(v), _) => format!("PPRRVU {v}"),
+        _ => "PPRRVU".to_string(),
+    };
+    notes.push(format!(
+        "{}: {} with RVU, status, indicator or description changes; {} with a conversion factor change only.",
+        variant(p),
+        codes(p.changed_values()),
+        codes(p.changed_cf_only)
+    ));
+    for column in &p.new_columns {
+        notes.push(format!(
+            "New column: {column} (a layout change: empty in every {} row, so not counted as a change of each code).",
+            d.from.release_id
+        ));
+    }
+    for column in &p.dropped_columns {
+        notes.push(format!("Column no longer filled: {column}."));
+    }
+    for (name, s) in p
+        .variants
+        .iter()
+        .filter(|(n, _)| Some(*n) != p.variant.as_ref())
+    {
+        notes.push(format!(
+            "{}: {} added, {} deleted, {} changed ({} beyond the conversion factor); {} rows before, {} after.",
+            variant(s),
+            s.added,
+            s.deleted,
+            s.changed,
+            s.changed_values(),
+            s.rows_before,
+            s.rows_after
+        ));
+        if name == "qpp" {
+            notes.push(
+                "The QPP file lists only the priced statuses (A, C, R, T): a code of another status is absent from it, not deleted from Medicare."
+                    .to_string(),
+            );
+        }
+    }
+    notes
+}
+
 fn header_rows(f: &Facts) -> Vec<(String, String, String)> {
     let d = f.diff;
     let row = |label: &str, a: &Option<String>, b: &Option<String>| {
@@ -640,6 +702,9 @@ fn markdown(f: &Facts) -> String {
             "| {kind} | {} | {} | {} | {} | {} |",
             s.rows_before, s.rows_after, s.added, s.deleted, s.changed
         );
+    }
+    for note in variant_notes(d) {
+        let _ = writeln!(o, "\n{}", escape_md(&note));
     }
     if let Some(s) = d.tables.get(&TableKind::Pprrvu) {
         o.push_str("\nPPRRVU fields changed (keys):");
@@ -896,6 +961,8 @@ fn html(f: &Facts) -> String {
             ("codes added", s.added),
             ("codes deleted", s.deleted),
             ("codes changed", s.changed),
+            ("RVU, status or indicator changes", s.changed_values()),
+            ("conversion factor only", s.changed_cf_only),
             ("work RVU changes", f.work_changes.len()),
             ("status changes", f.status_moves.len()),
         ] {
@@ -911,6 +978,9 @@ fn html(f: &Facts) -> String {
         );
     }
     o.push_str("</table>\n");
+    for note in variant_notes(d) {
+        let _ = writeln!(o, "<p>{}</p>", e(&note));
+    }
 
     for (title, codes) in [("Added codes", &f.added), ("Deleted codes", &f.deleted)] {
         let _ = write!(o, "<h2>{title} ({})</h2>", codes.len());

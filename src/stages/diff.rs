@@ -69,16 +69,50 @@ impl Change {
     }
 }
 
+/// Counts of one table's (or one variant's) comparison.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TableSummary {
+    /// For tables with variants: the variant these counts are for (the default payment
+    /// variant: `non_qpp` from 2026, `standard` before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The earlier release's variant this one is compared with (`standard` for both 2026
+    /// variants across the split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<String>,
     pub added: usize,
     pub deleted: usize,
     /// Keys in both releases with at least one changed field.
     pub changed: usize,
+    /// Of `changed`, keys whose only change is the conversion factor.
+    pub changed_cf_only: usize,
     pub changed_by_field: BTreeMap<String, usize>,
     pub rows_before: usize,
     pub rows_after: usize,
+    /// Columns empty in every earlier row and filled in the later release (2026's
+    /// `pricing_indicator`): a layout change, reported once and not compared row by row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_columns: Vec<String>,
+    /// Columns filled before and empty in every later row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_columns: Vec<String>,
+    /// PPRRVU status transitions of this variant (see [`Diff::status_transitions`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub status_transitions: StatusMatrix,
+    /// Each variant's own comparison, for tables with variants (PPRRVU, ANES).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<String, TableSummary>,
 }
+
+impl TableSummary {
+    /// Keys whose RVUs, status, indicators or description changed (not the CF alone).
+    pub fn changed_values(&self) -> usize {
+        self.changed - self.changed_cf_only
+    }
+}
+
+/// old status -> new status -> count; `(new)` and `(gone)` for added and deleted keys.
+pub type StatusMatrix = BTreeMap<String, BTreeMap<String, usize>>;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CfChange {
@@ -94,9 +128,9 @@ pub struct Diff {
     pub to: ReleaseInfo,
     pub tables: BTreeMap<TableKind, TableSummary>,
     pub conversion_factors: Vec<CfChange>,
-    /// PPRRVU status code transitions, old -> new -> count; `(new)` and `(gone)` for added
-    /// and deleted keys.
-    pub status_transitions: BTreeMap<String, BTreeMap<String, usize>>,
+    /// PPRRVU status code transitions of the default variant, old -> new -> count; `(new)`
+    /// and `(gone)` for added and deleted keys (each variant's are in its summary).
+    pub status_transitions: StatusMatrix,
     #[serde(skip)]
     pub changes: Vec<Change>,
 }
@@ -120,9 +154,15 @@ pub fn diff(from: &Side, to: &Side) -> Diff {
             from.tables.get(&kind).copied(),
             to.tables.get(&kind).copied(),
         );
-        let summary = diff_table(kind, old, new, &mut changes);
+        let mut table_changes = Vec::new();
+        let summary = diff_table(kind, old, new, &mut table_changes);
+        changes.extend(table_changes);
         tables.insert(kind, summary);
     }
+    let status_transitions = tables
+        .get(&TableKind::Pprrvu)
+        .map(|s| s.status_transitions.clone())
+        .unwrap_or_default();
     let info = |side: &Side| ReleaseInfo {
         release_id: side.id.to_string(),
         ..side.info.clone()
@@ -132,67 +172,55 @@ pub fn diff(from: &Side, to: &Side) -> Diff {
         to: info(to),
         tables,
         conversion_factors: conversion_factors(from, to),
-        status_transitions: status_transitions(from, to),
+        status_transitions,
         changes,
     }
 }
 
-/// A row's identity for matching: its key, with the variant folded when the two releases
-/// carry different variant sets (2025's `standard` against 2026's `non_qpp`).
-type MatchKey = (Vec<Value>, usize);
-
-struct Keyed<'a> {
-    rows: Vec<(MatchKey, &'a Record)>,
+/// The variant a table's counts are told by: the default payment variant.
+pub fn default_variant<'v>(variants: impl IntoIterator<Item = &'v str>) -> Option<&'v str> {
+    let all: Vec<&str> = variants.into_iter().collect();
+    ["non_qpp", "standard"]
+        .into_iter()
+        .find_map(|v| all.iter().copied().find(|a| *a == v))
+        .or_else(|| all.first().copied())
 }
 
-fn variants(table: &Table) -> BTreeSet<String> {
-    table
-        .rows
-        .iter()
-        .filter_map(|r| {
-            table
-                .value(r, "variant")
-                .and_then(Value::as_text)
-                .map(str::to_string)
-        })
-        .collect()
-}
-
-/// Keys rows; `variant_map` renames variants so the two sides line up.
-fn keyed<'a>(table: &'a Table, variant_map: &dyn Fn(&str) -> Vec<String>) -> Keyed<'a> {
-    let key_columns = table.key_indexes();
-    let variant_index = table.column_index("variant");
-    let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
-    let mut rows = Vec::new();
+/// A table's rows by variant ("" for a table without variants).
+fn by_variant(table: &Table) -> BTreeMap<&str, Vec<&Record>> {
+    let index = table.column_index("variant");
+    let mut out: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
     for record in &table.rows {
-        let base: Vec<Value> = key_columns
-            .iter()
-            .map(|&i| record.values[i].clone())
-            .collect();
-        let mapped: Vec<Vec<Value>> = match variant_index {
-            Some(vi) => {
-                let variant = record.values[vi].as_text().unwrap_or("");
-                let position = key_columns.iter().position(|&k| k == vi);
-                variant_map(variant)
-                    .into_iter()
-                    .map(|v| {
-                        let mut key = base.clone();
-                        if let Some(p) = position {
-                            key[p] = Value::Text(v);
-                        }
-                        key
-                    })
-                    .collect()
-            }
-            None => vec![base],
-        };
-        for key in mapped {
-            let n = seen.entry(key.clone()).or_default();
-            *n += 1;
-            rows.push(((key, *n), record));
+        let variant = index.and_then(|i| record.values[i].as_text()).unwrap_or("");
+        out.entry(variant).or_default().push(record);
+    }
+    out
+}
+
+/// Which earlier variant each later variant is compared with: itself where both releases
+/// have it, else the earlier release's only variant (2025's `standard` for each of 2026's
+/// `non_qpp` and `qpp`), else the earlier default variant for the later default. Earlier
+/// variants left unpaired are compared with nothing (all deleted).
+fn pairs<'v>(old: &[&'v str], new: &[&'v str]) -> Vec<(Option<&'v str>, Option<&'v str>)> {
+    let lone = (old.len() == 1).then(|| old[0]);
+    let new_default = default_variant(new.iter().copied());
+    let mut out: Vec<(Option<&str>, Option<&str>)> = new
+        .iter()
+        .map(|&n| {
+            let o = old.iter().copied().find(|&o| o == n).or(lone).or_else(|| {
+                (Some(n) == new_default)
+                    .then(|| default_variant(old.iter().copied()))
+                    .flatten()
+            });
+            (o, Some(n))
+        })
+        .collect();
+    for &o in old {
+        if !out.iter().any(|(p, _)| *p == Some(o)) {
+            out.push((Some(o), None));
         }
     }
-    Keyed { rows }
+    out
 }
 
 fn diff_table(
@@ -201,103 +229,170 @@ fn diff_table(
     new: Option<&Table>,
     out: &mut Vec<Change>,
 ) -> TableSummary {
+    let Some(label_table) = new.or(old) else {
+        return TableSummary::default();
+    };
+    let (old_rows, new_rows) = (
+        old.map(by_variant).unwrap_or_default(),
+        new.map(by_variant).unwrap_or_default(),
+    );
+    let has_variants = label_table.column_index("variant").is_some();
+    let old_names: Vec<&str> = old_rows.keys().copied().collect();
+    let new_names: Vec<&str> = new_rows.keys().copied().collect();
+    let mut variants: BTreeMap<String, TableSummary> = BTreeMap::new();
+    for (o, n) in pairs(&old_names, &new_names) {
+        let empty = Vec::new();
+        let before = o.and_then(|o| old_rows.get(o)).unwrap_or(&empty);
+        let after = n.and_then(|n| new_rows.get(n)).unwrap_or(&empty);
+        let label = n.or(o).unwrap_or("");
+        let mut summary = compare(kind, label_table, label, before, after, out);
+        if kind == TableKind::Pprrvu {
+            summary.status_transitions = status_transitions(label_table, before, after);
+        }
+        if has_variants {
+            summary.variant = Some(label.to_string());
+            summary.compared_with = o.map(str::to_string);
+        }
+        variants.insert(label.to_string(), summary);
+    }
+    out.sort_by(|a, b| {
+        (a.table, &a.key, a.change, &a.field).cmp(&(b.table, &b.key, b.change, &b.field))
+    });
+    let chosen = default_variant(variants.keys().map(String::as_str)).map(str::to_string);
+    let mut top = chosen
+        .and_then(|v| variants.get(&v).cloned())
+        .unwrap_or_default();
+    if has_variants {
+        top.variants = variants;
+    }
+    top
+}
+
+/// Compares one variant's rows (or a whole table's) key by key. Keys are the table's natural
+/// key without the variant, with an occurrence number for keys CMS lists twice.
+fn compare(
+    kind: TableKind,
+    label_table: &Table,
+    variant: &str,
+    old: &[&Record],
+    new: &[&Record],
+    out: &mut Vec<Change>,
+) -> TableSummary {
+    let spec = kind.columns();
+    let key_columns: Vec<usize> = label_table.key_indexes();
+    let variant_column = label_table.column_index("variant");
+    let keyed = |rows: &[&'_ Record]| -> Vec<MatchKey> {
+        let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
+        rows.iter()
+            .map(|record| {
+                let key: Vec<Value> = key_columns
+                    .iter()
+                    .map(|&i| match Some(i) == variant_column {
+                        true => Value::Text(variant.to_string()),
+                        false => record.values[i].clone(),
+                    })
+                    .collect();
+                let n = seen.entry(key.clone()).or_default();
+                *n += 1;
+                (key, *n)
+            })
+            .collect()
+    };
+    let (old_keys, new_keys) = (keyed(old), keyed(new));
+    let old_index: HashMap<&MatchKey, &Record> = old_keys.iter().zip(old.iter().copied()).collect();
+    let new_index: HashMap<&MatchKey, &Record> = new_keys.iter().zip(new.iter().copied()).collect();
+    let (new_columns, dropped_columns) = layout_changes(spec, old, new);
+    let skipped: BTreeSet<usize> = spec
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            c.name == "release_id"
+                || key_columns.contains(i)
+                || new_columns
+                    .iter()
+                    .chain(&dropped_columns)
+                    .any(|n| n == c.name)
+        })
+        .map(|(i, _)| i)
+        .collect();
     let mut summary = TableSummary {
-        rows_before: old.map_or(0, |t| t.rows.len()),
-        rows_after: new.map_or(0, |t| t.rows.len()),
+        rows_before: old.len(),
+        rows_after: new.len(),
+        new_columns,
+        dropped_columns,
         ..TableSummary::default()
     };
-    let (old_variants, new_variants) = (
-        old.map(variants).unwrap_or_default(),
-        new.map(variants).unwrap_or_default(),
-    );
-    // With different variant sets (2025's `standard`, 2026's `non_qpp` and `qpp`), a lone
-    // variant on one side stands for each variant of the other.
-    let spread = |lone: &BTreeSet<String>, other: &BTreeSet<String>| -> Option<Vec<String>> {
-        (lone != other && lone.len() == 1 && !other.is_empty())
-            .then(|| other.iter().cloned().collect())
-    };
-    let old_spread = spread(&old_variants, &new_variants);
-    let new_spread = if old_spread.is_none() {
-        spread(&new_variants, &old_variants)
-    } else {
-        None
-    };
-    let mapper = |spread: Option<Vec<String>>| {
-        move |v: &str| spread.clone().unwrap_or_else(|| vec![v.to_string()])
-    };
-    let (old_map, new_map) = (mapper(old_spread), mapper(new_spread));
-    let old_keyed = old.map(|t| keyed(t, &old_map));
-    let new_keyed = new.map(|t| keyed(t, &new_map));
-    let spec = kind.columns();
-    let table_for_labels = new.or(old);
-    let Some(label_table) = table_for_labels else {
-        return summary;
-    };
     let label = |key: &MatchKey| key_label(label_table, &key.0);
-
-    let old_index: HashMap<&MatchKey, &Record> = old_keyed
-        .as_ref()
-        .map(|k| k.rows.iter().map(|(key, r)| (key, *r)).collect())
-        .unwrap_or_default();
-    let new_index: HashMap<&MatchKey, &Record> = new_keyed
-        .as_ref()
-        .map(|k| k.rows.iter().map(|(key, r)| (key, *r)).collect())
-        .unwrap_or_default();
-
-    let key_columns: BTreeSet<&str> = kind.key().iter().copied().collect();
-    let mut per_key: Vec<Change> = Vec::new();
-    if let Some(new_keyed) = &new_keyed {
-        for (key, after) in &new_keyed.rows {
+    for (key, after) in new_keys.iter().zip(new) {
+        let Some(before) = old_index.get(key) else {
+            summary.added += 1;
             let (text, values) = label(key);
-            match old_index.get(key) {
-                None => {
-                    summary.added += 1;
-                    per_key.push(row_change(kind, ChangeKind::Added, text, values));
-                }
-                Some(before) => {
-                    let mut any = false;
-                    for (i, column) in spec.iter().enumerate() {
-                        if column.name == "release_id" || key_columns.contains(column.name) {
-                            continue;
-                        }
-                        let (a, b) = (&before.values[i], &after.values[i]);
-                        if a != b {
-                            any = true;
-                            *summary
-                                .changed_by_field
-                                .entry(column.name.to_string())
-                                .or_default() += 1;
-                            per_key.push(field_change(
-                                kind,
-                                text.clone(),
-                                values.clone(),
-                                column.name,
-                                column.kind,
-                                a,
-                                b,
-                            ));
-                        }
-                    }
-                    if any {
-                        summary.changed += 1;
-                    }
-                }
-            }
+            out.push(row_change(kind, ChangeKind::Added, text, values));
+            continue;
+        };
+        let differing: Vec<usize> = (0..spec.len())
+            .filter(|i| !skipped.contains(i) && before.values[*i] != after.values[*i])
+            .collect();
+        if differing.is_empty() {
+            continue;
+        }
+        summary.changed += 1;
+        if differing
+            .iter()
+            .all(|&i| spec[i].name == "conversion_factor")
+        {
+            summary.changed_cf_only += 1;
+        }
+        let (text, values) = label(key);
+        for i in differing {
+            let column = &spec[i];
+            *summary
+                .changed_by_field
+                .entry(column.name.to_string())
+                .or_default() += 1;
+            out.push(field_change(
+                kind,
+                text.clone(),
+                values.clone(),
+                column.name,
+                column.kind,
+                &before.values[i],
+                &after.values[i],
+            ));
         }
     }
-    if let Some(old_keyed) = &old_keyed {
-        for (key, _) in &old_keyed.rows {
-            if !new_index.contains_key(key) {
-                summary.deleted += 1;
-                let (text, values) = label(key);
-                per_key.push(row_change(kind, ChangeKind::Deleted, text, values));
-            }
-        }
+    for key in old_keys.iter().filter(|k| !new_index.contains_key(k)) {
+        summary.deleted += 1;
+        let (text, values) = label(key);
+        out.push(row_change(kind, ChangeKind::Deleted, text, values));
     }
-    per_key.sort_by(|a, b| (&a.key, a.change, &a.field).cmp(&(&b.key, b.change, &b.field)));
-    out.extend(per_key);
     summary
 }
+
+/// Columns empty in every row of one side and filled on the other: a file layout change
+/// (a column CMS added or dropped), not a change of every row. Only when both sides have rows.
+fn layout_changes(
+    spec: &[crate::tables::ColumnSpec],
+    old: &[&Record],
+    new: &[&Record],
+) -> (Vec<String>, Vec<String>) {
+    if old.is_empty() || new.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let empty = |rows: &[&Record], i: usize| rows.iter().all(|r| r.values[i] == Value::Null);
+    let (mut appeared, mut dropped) = (Vec::new(), Vec::new());
+    for (i, column) in spec.iter().enumerate() {
+        match (empty(old, i), empty(new, i)) {
+            (true, false) => appeared.push(column.name.to_string()),
+            (false, true) => dropped.push(column.name.to_string()),
+            _ => {}
+        }
+    }
+    (appeared, dropped)
+}
+
+/// A row's identity for matching: its key (variant as compared) and occurrence number.
+type MatchKey = (Vec<Value>, usize);
 
 fn key_label(table: &Table, key: &[Value]) -> (String, Vec<(&'static str, String)>) {
     let values: Vec<(&'static str, String)> = table
@@ -406,29 +501,25 @@ fn lone(map: &BTreeMap<String, String>) -> Option<&String> {
     (map.len() == 1).then(|| map.values().next()).flatten()
 }
 
-/// The status transitions from the PPRRVU changes: unchanged statuses count on the diagonal.
-fn status_transitions(from: &Side, to: &Side) -> BTreeMap<String, BTreeMap<String, usize>> {
-    let (Some(old), Some(new)) = (
-        from.tables.get(&TableKind::Pprrvu),
-        to.tables.get(&TableKind::Pprrvu),
+/// The status transitions of one PPRRVU comparison: unchanged statuses count on the diagonal.
+fn status_transitions(table: &Table, old: &[&Record], new: &[&Record]) -> StatusMatrix {
+    let (Some(h), Some(m), Some(s)) = (
+        table.column_index("hcpcs"),
+        table.column_index("modifier"),
+        table.column_index("status_code"),
     ) else {
-        return BTreeMap::new();
+        return StatusMatrix::new();
     };
-    let status = |t: &Table| -> HashMap<(String, String), String> {
-        t.rows
-            .iter()
+    let status = |rows: &[&Record]| -> HashMap<(String, String), String> {
+        rows.iter()
             .map(|r| {
-                let text = |c: &str| {
-                    t.value(r, c)
-                        .map(|v| v.render(Kind::Text))
-                        .unwrap_or_default()
-                };
-                ((text("hcpcs"), text("modifier")), text("status_code"))
+                let text = |i: usize| r.values[i].render(Kind::Text);
+                ((text(h), text(m)), text(s))
             })
             .collect()
     };
     let (before, after) = (status(old), status(new));
-    let mut matrix: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut matrix = StatusMatrix::new();
     let mut bump = |a: &str, b: &str| {
         *matrix
             .entry(a.to_string())

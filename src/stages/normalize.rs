@@ -120,7 +120,11 @@ pub fn normalize(extracted: &Extracted, hint_path: &Path, options: &Options) -> 
 
     let mut tables = BTreeMap::new();
     for (kind, formats) in by_table {
-        let normalized = normalize_table(kind, &formats, release_id, options)?;
+        // GPCI sorts before LOCCO, so LOCCO's blank states can be told from it.
+        let gpci = tables
+            .get(&TableKind::Gpci)
+            .map(|t: &NormalizedTable| &t.table);
+        let normalized = normalize_table(kind, &formats, release_id, options, gpci, &mut warnings)?;
         warnings.extend(normalized.cross_checks.iter().filter_map(text_warning));
         tables.insert(kind, normalized);
     }
@@ -267,6 +271,8 @@ fn normalize_table(
     formats: &FormatGrids,
     release_id: ReleaseId,
     options: &Options,
+    gpci: Option<&Table>,
+    warnings: &mut Vec<String>,
 ) -> Result<NormalizedTable> {
     let mut parsed: Vec<(Format, Table, Vec<String>)> = Vec::new();
     for (format, members) in formats {
@@ -288,7 +294,18 @@ fn normalize_table(
                 None => combined = Some(table),
             }
         }
-        if let Some(table) = combined {
+        if let Some(mut table) = combined {
+            if kind == TableKind::Locco {
+                let missing = crate::tables::locco::fill_states_from_gpci(&mut table, gpci);
+                if !missing.is_empty() {
+                    warnings.push(format!(
+                        "{}: no state for {} (blank in the file, and the release's GPCI does \
+                         not name one); left empty",
+                        files.join(", "),
+                        missing.join(", ")
+                    ));
+                }
+            }
             parsed.push((*format, table, files));
         }
     }

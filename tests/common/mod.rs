@@ -174,3 +174,71 @@ pub fn published_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A real PPRRVU csv read with the csv crate alone, not with the code under test: the data
+/// rows, and each column's name as CMS stacks it (the caption fragments above the header row,
+/// joined).
+pub struct CmsPprrvu {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl CmsPprrvu {
+    pub fn read(relative: &str) -> CmsPprrvu {
+        let bytes = std::fs::read(samples().join(relative)).unwrap();
+        let text = encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned();
+        let lines: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(|c| c.trim().to_string()).collect())
+            .collect();
+        let header = lines
+            .iter()
+            .position(|l| l.first().is_some_and(|c| c == "HCPCS"))
+            .expect("a header row starting HCPCS");
+        let width = lines[header].len();
+        let columns = (0..width)
+            .map(|i| {
+                lines[header - 4..=header]
+                    .iter()
+                    .filter_map(|l| l.get(i).filter(|c| !c.is_empty()).cloned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let rows = lines[header + 1..]
+            .iter()
+            .filter(|l| {
+                l.first()
+                    .is_some_and(|c| c.len() == 5 && c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+            })
+            .cloned()
+            .collect();
+        CmsPprrvu { columns, rows }
+    }
+
+    pub fn column(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("no column {name:?} in {:?}", self.columns))
+    }
+
+    /// (HCPCS, MOD) -> row.
+    pub fn by_key(&self) -> std::collections::BTreeMap<(String, String), &Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| ((r[0].clone(), r[1].clone()), r))
+            .collect()
+    }
+}
+
+/// Two cells as CMS means them: numbers by value, text as written.
+pub fn same_cell(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() < 1e-9,
+        _ => a == b,
+    }
+}
