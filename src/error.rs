@@ -86,6 +86,10 @@ pub enum Error {
     #[error("{0}")]
     Release(String),
 
+    /// A code, modifier, variant or locality the release does not have.
+    #[error("{0}")]
+    NotFound(String),
+
     #[error(
         "{table}: the formats disagree in {count} cell(s); first ones:\n{examples}\n(pass --allow-format-mismatch to publish anyway)"
     )]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::catalog::{ReleaseId, effective_from};
 use crate::error::{Error, Result};
 use crate::package::Manifest;
-use crate::payment::{self, Amounts, Inputs, PAYABLE};
+use crate::payment::{self, Amounts, PAYABLE};
 use crate::read::{Grid, Row};
 use crate::tables::{Record, Table, TableKind, Value};
 
@@ -18,40 +18,70 @@ pub struct Query {
     pub code: String,
     /// None: the global row (blank modifier).
     pub modifier: Option<String>,
-    /// `YYYY-MM-DD`: the release in force that day.
-    pub as_of: Option<String>,
+    /// The release in force that day.
+    pub as_of: Option<chrono::NaiveDate>,
     pub release: Option<ReleaseId>,
     /// (MAC, locality), e.g. ("01112", "54").
     pub locality: Option<(String, String)>,
     pub variant: Option<String>,
 }
 
+/// One setting's payment at the locality, from `payment::settings` (as `payments.parquet`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Setting {
     pub setting: &'static str,
     pub total_rvu: String,
-    /// None when not payable; `reason` says why.
+    /// CMS marks the setting NA: not paid there, though its file prints an amount.
+    pub na: bool,
+    /// None when CMS's payment file does not list the code; `reason` says why.
     pub amounts: Option<AmountsText>,
     pub reason: Option<String>,
-    /// The OPPS-based cap for this setting and locality, and the payment after it.
-    pub opps_cap: Option<String>,
-    pub capped_payment: Option<String>,
 }
 
+/// [`payment::Amounts`] in dollars.
 #[derive(Debug, Clone, Serialize)]
 pub struct AmountsText {
-    pub fee_schedule: String,
-    pub non_participating: String,
+    /// The fee schedule amount from the printed RVUs, before the OPPS cap.
+    pub amount: String,
+    pub opps_cap: Option<String>,
+    /// The lower of amount and cap: what a participating provider is paid.
+    pub par: String,
+    pub nonpar: String,
     pub limiting_charge: String,
 }
 
 impl From<Amounts> for AmountsText {
     fn from(a: Amounts) -> Self {
         AmountsText {
-            fee_schedule: payment::dollars(a.fee_schedule),
-            non_participating: payment::dollars(a.non_participating),
+            amount: payment::dollars(a.amount),
+            opps_cap: a.opps_cap.map(payment::dollars),
+            par: payment::dollars(a.par),
+            nonpar: payment::dollars(a.nonpar),
             limiting_charge: payment::dollars(a.limiting_charge),
         }
+    }
+}
+
+/// An anesthesia code's payment rule and the locality's anesthesia conversion factor.
+#[derive(Debug, Clone, Serialize)]
+pub struct Anesthesia {
+    pub rule: &'static str,
+    /// ANES's conversion factor for the locality and variant (None without --locality).
+    pub anes_cf: Option<String>,
+}
+
+/// Every published column of a row, in column order (a JSON object keyed by name).
+#[derive(Debug, Clone)]
+pub struct PublishedRow(pub Vec<(&'static str, String)>);
+
+impl Serialize for PublishedRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
 }
 
@@ -61,17 +91,20 @@ pub struct Answer {
     pub revision: u32,
     pub effective_from: String,
     pub variant: String,
-    /// Every published column of the code's row, as published.
-    pub row: Vec<(&'static str, String)>,
+    pub row: PublishedRow,
     pub status_meaning: &'static str,
     pub locality: String,
     pub gpci: (String, String, String),
+    /// The release whose GPCI priced the answer, when not `release_id` (no GPCI file).
+    pub gpci_release_id: Option<String>,
     pub payments: Vec<Setting>,
+    pub anesthesia: Option<Anesthesia>,
 }
 
 impl Answer {
     pub fn field(&self, name: &str) -> &str {
         self.row
+            .0
             .iter()
             .find(|(k, _)| *k == name)
             .map_or("", |(_, v)| v.as_str())
@@ -95,7 +128,7 @@ pub fn choose_release(output: &Path, q: &Query) -> Result<(ReleaseId, PathBuf)> 
     match &q.as_of {
         Some(date) => all
             .into_iter()
-            .filter(|(id, _)| effective_from(*id).as_str() <= date.as_str())
+            .filter(|(id, _)| effective_from(*id) <= date.format("%Y-%m-%d").to_string())
             .max_by_key(|(id, _)| (effective_from(*id), *id))
             .ok_or_else(|| Error::Release(format!("no published release was in force on {date}"))),
         None => all.into_iter().last().ok_or_else(none),
@@ -139,26 +172,43 @@ fn cell(table: &Table, record: &Record, column: &str) -> String {
     table.render(record, column)
 }
 
-fn dec(table: &Table, record: &Record, column: &str) -> i64 {
-    match table.value(record, column) {
-        Some(Value::Dec(m)) => *m,
-        _ => 0,
-    }
+/// The release's codes nearest to `code` (for "not found" messages).
+fn closest_codes(dir: &Path, code: &str) -> Result<Vec<String>> {
+    let h = column_position(TableKind::Pprrvu, "hcpcs")?;
+    let path = dir.join("pprrvu.csv");
+    let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut codes: Vec<String> = csv::Reader::from_reader(file)
+        .records()
+        .filter_map(|r| r.ok()?.get(h).map(str::to_string))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes.sort_by(|a, b| {
+        let d = |c: &str| std::cmp::Reverse((strsim::jaro_winkler(code, c) * 1e6) as i64);
+        d(a).cmp(&d(b)).then_with(|| a.cmp(b))
+    });
+    codes.truncate(5);
+    Ok(codes)
+}
+
+/// A canonical column's position in a published CSV; unknown is an error naming it.
+fn column_position(kind: TableKind, name: &str) -> Result<usize> {
+    kind.columns()
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or_else(|| Error::Release(format!("the {kind} table has no column '{name}'")))
 }
 
 pub fn lookup(output: &Path, q: &Query) -> Result<Answer> {
     let (id, dir) = choose_release(output, q)?;
     let code = q.code.trim().to_ascii_uppercase();
-    let column_of = |kind: TableKind, name: &str| {
-        kind.columns()
-            .iter()
-            .position(|c| c.name == name)
-            .unwrap_or(0)
-    };
-    let h = column_of(TableKind::Pprrvu, "hcpcs");
+    let h = column_position(TableKind::Pprrvu, "hcpcs")?;
     let rvus = load_rows(&dir, TableKind::Pprrvu, |r| r.get(h) == Some(code.as_str()))?;
     if rvus.rows.is_empty() {
-        return Err(Error::Release(format!("{code} is not in {id}")));
+        return Err(Error::NotFound(format!(
+            "{code} is not in {id}; the closest codes there: {}",
+            closest_codes(&dir, &code)?.join(", ")
+        )));
     }
     let modifier = q.modifier.clone().unwrap_or_default().to_ascii_uppercase();
     let candidates: Vec<&Record> = rvus
@@ -167,13 +217,14 @@ pub fn lookup(output: &Path, q: &Query) -> Result<Answer> {
         .filter(|r| cell(&rvus, r, "modifier") == modifier)
         .collect();
     if candidates.is_empty() {
-        let available: Vec<String> = rvus
+        let mut available: Vec<String> = rvus
             .rows
             .iter()
             .map(|r| cell(&rvus, r, "modifier"))
             .map(|m| if m.is_empty() { "(none)".into() } else { m })
             .collect();
-        return Err(Error::Release(format!(
+        available.dedup();
+        return Err(Error::NotFound(format!(
             "{code} has no row with modifier '{modifier}' in {id}; modifiers: {}",
             available.join(", ")
         )));
@@ -192,149 +243,166 @@ pub fn lookup(output: &Path, q: &Query) -> Result<Answer> {
     let record = *candidates
         .iter()
         .find(|r| cell(&rvus, r, "variant") == wanted)
-        .ok_or_else(|| {
-            Error::Release(format!(
-                "{code} has no '{wanted}' variant in {id} (variants: {})",
-                variants.join(", ")
-            ))
-        })?;
+        .ok_or_else(
+            || match (wanted.as_str(), variants.iter().any(|v| v == "non_qpp")) {
+                ("qpp", true) => {
+                    let status = cell(&rvus, candidates[0], "status_code");
+                    Error::NotFound(format!(
+                        "{code} is in {id}'s non-QPP file but not in its QPP file: the QPP file \
+                     lists only the priced statuses (A, C, R, T), and {code} is status {status} \
+                     ({}); ask for --variant non_qpp",
+                        payment::status_meaning(&status)
+                    ))
+                }
+                _ => Error::NotFound(format!(
+                    "{code} has no '{wanted}' variant in {id} (variants: {})",
+                    variants.join(", ")
+                )),
+            },
+        )?;
 
-    let (gpci, locality) = match &q.locality {
-        None => ((1000, 1000, 1000), "national (GPCI 1.000)".to_string()),
-        Some((mac, loc)) => locality_gpci(&dir, mac, loc, id)?,
+    let (gpci, locality, gpci_release_id) = match &q.locality {
+        None => (payment::NATIONAL, "national (GPCI 1.000)".to_string(), None),
+        Some((mac, loc)) => locality_gpci(output, &dir, mac, loc, id)?,
     };
-    let caps = match &q.locality {
-        Some((mac, loc)) => opps_caps(&dir, &code, &modifier, mac, loc)?,
-        None => None,
-    };
+    let columns = payment::PprrvuColumns::of(&rvus)?;
     let status = cell(&rvus, record, "status_code");
+    let inputs = columns.rvus(&rvus, record);
+    let listed = match &inputs {
+        Ok(code_rvus) => payment::listed(&status, code_rvus),
+        Err(_) => false,
+    };
+    let settings = if listed {
+        Some(payment::settings(&inputs?, gpci))
+    } else if PAYABLE.contains(&status.as_str()) {
+        // A payable status whose RVUs are all zero (CMS's payment file leaves it out); an
+        // empty RVU cell here is an error, never $0.00.
+        inputs?;
+        None
+    } else {
+        None
+    };
+    let reason = if !PAYABLE.contains(&status.as_str()) {
+        Some(format!(
+            "not paid under the fee schedule: status {status} ({})",
+            payment::status_meaning(&status)
+        ))
+    } else if settings.is_none() {
+        Some("every RVU is zero: CMS's payment file does not list it".to_string())
+    } else {
+        None
+    };
     let payments = [
-        (
-            "non-facility",
-            "nonfacility_pe_rvu",
-            "nonfacility_na",
-            "nonfacility_total",
-            1,
-        ),
-        (
-            "facility",
-            "facility_pe_rvu",
-            "facility_na",
-            "facility_total",
-            0,
-        ),
+        ("non-facility", "nonfacility_na", "nonfacility_total"),
+        ("facility", "facility_na", "facility_total"),
     ]
     .into_iter()
-    .map(|(setting, pe, na, total, cap_index)| {
-        let reason = if !PAYABLE.contains(&status.as_str()) {
-            Some(format!(
-                "not payable: status {status} ({})",
-                payment::status_meaning(&status)
-            ))
-        } else if matches!(rvus.value(record, na), Some(Value::Bool(true))) {
-            Some(format!("not payable in the {setting} setting (NA)"))
-        } else {
-            None
-        };
-        let amounts = reason.is_none().then(|| {
-            payment::amounts(Inputs {
-                work: dec(&rvus, record, "work_rvu"),
-                pe: dec(&rvus, record, pe),
-                mp: dec(&rvus, record, "mp_rvu"),
-                pw_gpci: gpci.0,
-                pe_gpci: gpci.1,
-                mp_gpci: gpci.2,
-                cf: dec(&rvus, record, "conversion_factor"),
-            })
-        });
-        let cap: Option<i64> = caps.map(|c: (i64, i64)| if cap_index == 1 { c.1 } else { c.0 });
-        Setting {
-            setting,
-            total_rvu: cell(&rvus, record, total),
-            capped_payment: amounts
-                .zip(cap)
-                .map(|(a, c)| payment::dollars(a.fee_schedule.min(c))),
-            opps_cap: cap.map(payment::dollars),
-            amounts: amounts.map(AmountsText::from),
-            reason,
-        }
+    .enumerate()
+    .map(|(i, (setting, na, total))| Setting {
+        setting,
+        total_rvu: cell(&rvus, record, total),
+        na: matches!(rvus.value(record, na), Some(Value::Bool(true))),
+        amounts: settings.map(|(nf, f)| AmountsText::from(if i == 0 { nf } else { f })),
+        reason: reason.clone(),
     })
     .collect();
+    let anesthesia = if status == "J" {
+        Some(Anesthesia {
+            rule: "anesthesia is paid as (base units + time units) x the locality's anesthesia \
+                   conversion factor; base units are not in the RVU file",
+            anes_cf: match &q.locality {
+                Some((mac, loc)) => anes_cf(&dir, mac, loc, &wanted)?,
+                None => None,
+            },
+        })
+    } else {
+        None
+    };
     let fmt_gpci = |g: i64| crate::tables::format_decimal(g, 3);
     Ok(Answer {
         release_id: id.to_string(),
         revision: Manifest::read(&dir).map_or(1, |m| m.revision),
         effective_from: effective_from(id),
         variant: wanted,
-        row: rvus
-            .columns()
-            .iter()
-            .map(|c| (c.name, cell(&rvus, record, c.name)))
-            .collect(),
+        row: PublishedRow(
+            rvus.columns()
+                .iter()
+                .map(|c| (c.name, cell(&rvus, record, c.name)))
+                .collect(),
+        ),
         status_meaning: payment::status_meaning(&status),
         locality,
-        gpci: (fmt_gpci(gpci.0), fmt_gpci(gpci.1), fmt_gpci(gpci.2)),
+        gpci: (fmt_gpci(gpci.pw), fmt_gpci(gpci.pe), fmt_gpci(gpci.mp)),
+        gpci_release_id,
         payments,
+        anesthesia,
     })
 }
 
+/// A locality's GPCIs from the release's GPCI, or from the GPCI in force when the release
+/// has none (named in the answer).
 fn locality_gpci(
+    output: &Path,
     dir: &Path,
     mac: &str,
     loc: &str,
     id: ReleaseId,
-) -> Result<((i64, i64, i64), String)> {
-    let m = TableKind::Gpci
-        .columns()
-        .iter()
-        .position(|c| c.name == "mac")
-        .unwrap_or(0);
-    let gpci = load_rows(dir, TableKind::Gpci, |r| r.get(m) == Some(mac))?;
+) -> Result<(payment::Gpcis, String, Option<String>)> {
+    let m = column_position(TableKind::Gpci, "mac")?;
+    let (gpci, from) = if dir.join("gpci.csv").is_file() {
+        (
+            load_rows(dir, TableKind::Gpci, |r| r.get(m) == Some(mac))?,
+            None,
+        )
+    } else {
+        match crate::stages::publish::gpci_in_force(output, id)? {
+            Some((from, table)) => (table, Some(from)),
+            None => {
+                return Err(Error::NotFound(format!(
+                    "{id} has no GPCI file and no published release of {} has one, so there \
+                     is no GPCI for {mac}-{loc}; leave out --locality for national amounts",
+                    id.year
+                )));
+            }
+        }
+    };
+    let g = payment::GpciColumns::of(&gpci)?;
     let row = gpci
         .rows
         .iter()
-        .find(|r| cell(&gpci, r, "locality") == loc)
-        .ok_or_else(|| Error::Release(format!("locality {mac}-{loc} is not in {id}'s GPCI")))?;
+        .find(|r| cell(&gpci, r, "mac") == mac && cell(&gpci, r, "locality") == loc)
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "locality {mac}-{loc} is not in the GPCI of {}",
+                from.unwrap_or(id)
+            ))
+        })?;
     let name = cell(&gpci, row, "locality_name");
-    Ok((
-        (
-            dec(&gpci, row, "pw_gpci"),
-            dec(&gpci, row, "pe_gpci"),
-            dec(&gpci, row, "mp_gpci"),
-        ),
-        format!("{mac}-{loc} {name}"),
-    ))
+    let label = match from {
+        Some(from) => {
+            format!("{mac}-{loc} {name} (GPCI in force: {from}'s; {id} has no GPCI file)")
+        }
+        None => format!("{mac}-{loc} {name}"),
+    };
+    Ok((g.gpcis(&gpci, row)?, label, from.map(|f| f.to_string())))
 }
 
-/// The OPPS caps (facility, non-facility) in cents for a code at a locality, if capped.
-fn opps_caps(
-    dir: &Path,
-    code: &str,
-    modifier: &str,
-    mac: &str,
-    loc: &str,
-) -> Result<Option<(i64, i64)>> {
-    if !dir.join("oppscap.csv").is_file() {
+/// ANES's conversion factor for a locality and variant (a 2025 `standard` row answers for
+/// any variant asked of a release with one).
+fn anes_cf(dir: &Path, mac: &str, loc: &str, variant: &str) -> Result<Option<String>> {
+    if !dir.join("anes.csv").is_file() {
         return Ok(None);
     }
-    let h = TableKind::Oppscap
-        .columns()
-        .iter()
-        .position(|c| c.name == "hcpcs")
-        .unwrap_or(0);
-    let caps = load_rows(dir, TableKind::Oppscap, |r| r.get(h) == Some(code))?;
-    Ok(caps
+    let m = column_position(TableKind::Anes, "mac")?;
+    let anes = load_rows(dir, TableKind::Anes, |r| r.get(m) == Some(mac))?;
+    let rows: Vec<&Record> = anes
         .rows
         .iter()
-        .find(|r| {
-            cell(&caps, r, "modifier") == modifier
-                && cell(&caps, r, "mac") == mac
-                && cell(&caps, r, "locality") == loc
-        })
-        .map(|r| {
-            (
-                dec(&caps, r, "facility_price"),
-                dec(&caps, r, "nonfacility_price"),
-            )
-        }))
+        .filter(|r| cell(&anes, r, "locality") == loc)
+        .collect();
+    let pick = rows
+        .iter()
+        .find(|r| cell(&anes, r, "variant") == variant)
+        .or_else(|| (rows.len() == 1).then(|| &rows[0]));
+    Ok(pick.map(|r| cell(&anes, r, "anes_cf")))
 }

@@ -79,13 +79,16 @@ fn payment_at_a_locality_follows_the_formula_on_the_files_cells() {
     let nf = (work * pw + nf_pe * pe + mp * mpg) * cf;
     let f = (work * pw + f_pe * pe + mp * mpg) * cf;
     let cents = |x: f64| format!("{:.2}", (x * 100.0).round() / 100.0);
+    // CMS's rule (PF25PC.pdf): non-par = 95% and limiting charge = 109.25% of the rounded
+    // fee schedule amount, each rounded to cents.
+    let par = (nf * 100.0).round() / 100.0;
     assert!(stdout.contains(&format!("work RVU {work:.2}")), "{stdout}");
     assert!(
         stdout.contains(&format!(
             "non-facility  ${}  non-participating ${}  limiting charge ${}",
-            cents(nf),
-            cents(nf * 0.95),
-            cents(nf * 0.95 * 1.0925)
+            cents(par),
+            cents(par * 0.95),
+            cents(par * 1.0925)
         )),
         "{stdout}"
     );
@@ -126,12 +129,17 @@ fn national_amounts_and_not_payable_settings() {
     // 27447 is NA in the non-facility setting (PPRRVU25_JAN.csv: ...,15.30,NA,15.30,...).
     let (_, stdout, _) = rvu(&["lookup", "27447", "--release", "RVU25A"], published());
     assert!(stdout.contains("national (GPCI 1.000)"), "{stdout}");
-    assert!(
-        stdout.contains("non-facility  not payable in the non-facility setting (NA)"),
-        "{stdout}"
-    );
+    // CMS's payment file prints the NA setting's amount from its PE RVU: shown beside NA.
+    let nf_total = cms_cell("RVU25A/PPRRVU25_JAN.csv", &["27447", ""], 11);
     let total = cms_cell("RVU25A/PPRRVU25_JAN.csv", &["27447", ""], 12);
     let cf = cms_cell("RVU25A/PPRRVU25_JAN.csv", &["27447", ""], 24);
+    assert!(
+        stdout.contains(&format!(
+            "non-facility  NA: not paid in this setting (CMS's file prints ${:.2} from the PE RVU)",
+            (nf_total * cf * 100.0).round() / 100.0
+        )),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!(
             "facility      ${:.2}",
@@ -141,7 +149,10 @@ fn national_amounts_and_not_payable_settings() {
     );
     // A status other than A, R, T is not payable.
     let (_, stdout, _) = rvu(&["lookup", "A0021", "--release", "RVU25A"], published());
-    assert!(stdout.contains("not payable: status I"), "{stdout}");
+    assert!(
+        stdout.contains("not paid under the fee schedule: status I"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -405,3 +405,83 @@ fn real_releases_extend_the_history_to_what_a_rebuild_gives() {
     );
     assert_history_equals_a_rebuild(out.path());
 }
+
+#[test]
+fn history_and_codes_run_on_across_the_2026_split() {
+    let out = tempfile::tempdir().unwrap();
+    let paths = ["RVU25D", "RVU26A"].map(|r| common::samples().join(r));
+    ingest_in_order(out.path(), &paths, &["rebuilt", "RVU26A appended"]);
+    assert_history_equals_a_rebuild(out.path());
+
+    // When a code last changed, told from the two files: any cell other than the
+    // conversion factor (and 2026's new pricing indicator column) that differs.
+    let (before, after) = (
+        common::CmsPprrvu::read("RVU25D/PPRRVU2025_Oct.csv"),
+        common::CmsPprrvu::read("RVU26A/PPRRVU2026_Jan_nonQPP.csv"),
+    );
+    let changed_in_2026 = |code: &str| {
+        let (a, b) = (
+            &before.by_key()[&(code.into(), String::new())].clone(),
+            &after.by_key()[&(code.into(), String::new())].clone(),
+        );
+        before.columns.iter().enumerate().any(|(i, name)| {
+            name != "CONV FACTOR" && !common::same_cell(&a[i], &b[after.column(name)])
+        })
+    };
+    let lines = fs::read_to_string(out.path().join("history/codes.jsonl")).unwrap();
+    let codes: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for code in ["99213", "J3398"] {
+        let row = codes
+            .iter()
+            .find(|c| c["hcpcs"] == code && c["modifier"] == "")
+            .unwrap();
+        let expected = if changed_in_2026(code) {
+            "RVU26A"
+        } else {
+            "RVU25D"
+        };
+        assert_eq!(row["last_changed_release_id"], expected, "{code}");
+        assert_eq!(row["first_release_id"], "RVU25D", "{code}");
+        assert_eq!(row["conversion_factor"], "33.4009", "{code}");
+    }
+    // 99213 is in the QPP file; J3398 (status E) is not.
+    let find = |code: &str| {
+        codes
+            .iter()
+            .find(|c| c["hcpcs"] == code && c["modifier"] == "")
+            .unwrap()
+    };
+    assert_eq!(find("99213")["qpp_conversion_factor"], "33.5675");
+    assert!(find("J3398")["qpp_conversion_factor"].is_null());
+    // Files: 99213's RVUs moved in 2026 (1.35 -> 1.46 NF PE); J3398's did not.
+    assert!(changed_in_2026("99213") && !changed_in_2026("J3398"));
+
+    // A code whose values did not change keeps one open version across the split.
+    let df = frame(&out.path().join("history/pprrvu.parquet"));
+    let (hcpcs, lineage, to) = (
+        strings(&df, "hcpcs"),
+        strings(&df, "lineage"),
+        strings(&df, "effective_to"),
+    );
+    let j3398: Vec<(Option<String>, Option<String>)> = (0..df.height())
+        .filter(|&i| hcpcs[i].as_deref() == Some("J3398"))
+        .map(|i| (lineage[i].clone(), to[i].clone()))
+        .collect();
+    assert_eq!(j3398, vec![(Some("non_qpp".to_string()), None)]);
+    assert!(
+        df.column("conversion_factor").is_err(),
+        "CFs have their own history"
+    );
+    let cf = frame(&out.path().join("history/conversion_factors.parquet"));
+    assert_eq!(
+        strings(&cf, "conversion_factor"),
+        vec![
+            Some("33.4009".to_string()),
+            Some("33.5675".to_string()),
+            Some("32.3465".to_string())
+        ]
+    );
+}

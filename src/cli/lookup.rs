@@ -18,8 +18,8 @@ pub struct Args {
     #[arg(long)]
     pub modifier: Option<String>,
     /// The release in force on this date (YYYY-MM-DD).
-    #[arg(long, conflicts_with = "release")]
-    pub as_of: Option<String>,
+    #[arg(long, conflicts_with = "release", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
     /// A published release id.
     #[arg(long)]
     pub release: Option<ReleaseId>,
@@ -36,11 +36,13 @@ pub struct Args {
     pub output: PathBuf,
 }
 
+/// A calendar date as YYYY-MM-DD (`2024-13-99` is refused as a usage error).
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("'{text}' is not a date as YYYY-MM-DD ({e})"))
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(date) = &args.as_of {
-        let ok = date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-';
-        anyhow::ensure!(ok, "--as-of takes a date as YYYY-MM-DD, not '{date}'");
-    }
     let locality = match &args.locality {
         None => None,
         Some(text) => {
@@ -53,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let query = Query {
         code: args.code.clone(),
         modifier: args.modifier.clone(),
-        as_of: args.as_of.clone(),
+        as_of: args.as_of,
         release: args.release,
         locality,
         variant: args.variant.clone(),
@@ -149,25 +151,41 @@ fn write_text(out: &mut impl Write, a: &Answer) -> std::io::Result<()> {
     )?;
     for s in &a.payments {
         match (&s.amounts, &s.reason) {
+            (Some(amounts), _) if s.na => writeln!(
+                out,
+                "  {:<13} NA: not paid in this setting (CMS's file prints ${} from the PE RVU)",
+                s.setting, amounts.amount
+            )?,
             (Some(amounts), _) => {
                 writeln!(
                     out,
                     "  {:<13} ${}  non-participating ${}  limiting charge ${}",
-                    s.setting,
-                    amounts.fee_schedule,
-                    amounts.non_participating,
-                    amounts.limiting_charge
+                    s.setting, amounts.par, amounts.nonpar, amounts.limiting_charge
                 )?;
-                if let (Some(cap), Some(paid)) = (&s.opps_cap, &s.capped_payment) {
+                if let Some(cap) = &amounts.opps_cap {
                     writeln!(
                         out,
-                        "  {:<13} OPPS cap ${cap}: pays ${paid} (the lower)",
-                        ""
+                        "  {:<13} fee schedule ${}, OPPS cap ${cap}: pays the lower",
+                        "", amounts.amount
                     )?;
                 }
             }
             (None, Some(reason)) => writeln!(out, "  {:<13} {reason}", s.setting)?,
             (None, None) => {}
+        }
+    }
+    if let Some(anes) = &a.anesthesia {
+        writeln!(out, "  {}", anes.rule)?;
+        match &anes.anes_cf {
+            Some(cf) => writeln!(
+                out,
+                "  anesthesia conversion factor at {} ({}): {cf}",
+                a.locality, a.variant
+            )?,
+            None => writeln!(
+                out,
+                "  pass --locality MAC-LOC for the locality's anesthesia conversion factor"
+            )?,
         }
     }
     Ok(())

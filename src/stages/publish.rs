@@ -56,6 +56,7 @@ struct IngestReport<'a> {
     tables: &'a [PublishedTable],
     missing_tables: &'a [TableKind],
     warnings: &'a [String],
+    payments: PaymentsReport,
     tool_version: &'static str,
 }
 
@@ -89,18 +90,19 @@ pub fn publish(
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
 
     let target = releases.join(&release_id);
-    let result = write_release(&staging, extracted, normalized, validation).and_then(|tables| {
-        let revision = keep_revisions(&target, &staging, extracted)?;
-        write_package(
-            &staging,
-            &release_id,
-            revision,
-            extracted,
-            &tables,
-            validation,
-        )?;
-        Ok(tables)
-    });
+    let result =
+        write_release(&staging, output, extracted, normalized, validation).and_then(|tables| {
+            let revision = keep_revisions(&target, &staging, extracted)?;
+            write_package(
+                &staging,
+                &release_id,
+                revision,
+                extracted,
+                &tables,
+                validation,
+            )?;
+            Ok(tables)
+        });
     let tables = match result {
         Ok(tables) => tables,
         Err(err) => {
@@ -225,6 +227,7 @@ fn write_latest(output: &Path) -> Result<()> {
 
 fn write_release(
     dir: &Path,
+    output: &Path,
     extracted: &Extracted,
     normalized: &Normalized,
     validation: &Report,
@@ -242,7 +245,7 @@ fn write_release(
             cross_checks: normalized_table.cross_checks.clone(),
         });
     }
-    write_payments(dir, normalized)?;
+    let payments = write_payments(dir, output, normalized)?;
     write_text(
         &dir.join("validation.json"),
         &report::validation::json(validation),
@@ -272,40 +275,116 @@ fn write_release(
         tables: &published,
         missing_tables: &normalized.missing,
         warnings: &normalized.warnings,
+        payments,
         tool_version: env!("CARGO_PKG_VERSION"),
     };
     write_text(&dir.join("ingest.json"), &pretty(&report))?;
     Ok(published)
 }
 
-/// `payments.parquet`: every payable code at every locality (see `payment::frames`), written
-/// a row group at a time so the million rows never sit in memory at once.
-fn write_payments(dir: &Path, normalized: &Normalized) -> Result<()> {
+/// Where the payments of a release came from, for `ingest.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentsReport {
+    pub rows: usize,
+    /// The release whose GPCI the payments use (this one, or the GPCI in force).
+    pub gpci_release_id: Option<String>,
+    /// Why payments use another release's GPCI, or why there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The GPCI in force for a release without a GPCI file: GPCIs are annual, so the newest
+/// published release of the same calendar year that has one, preferring those before `id`.
+pub fn gpci_in_force(
+    output: &Path,
+    id: crate::catalog::ReleaseId,
+) -> Result<Option<(crate::catalog::ReleaseId, Table)>> {
+    let mut same_year: Vec<(crate::catalog::ReleaseId, PathBuf)> = published(output)
+        .into_iter()
+        .filter(|(r, dir)| r.year == id.year && *r != id && dir.join("gpci.csv").is_file())
+        .collect();
+    // Before `id`, newest first; then after it, nearest first.
+    same_year.sort_by(|(a, _), (b, _)| match (*a < id, *b < id) {
+        (true, true) => b.cmp(a),
+        (false, false) => a.cmp(b),
+        (before, _) => before.cmp(&false).reverse(),
+    });
+    for (r, dir) in same_year {
+        if let Some(table) = load_tables(&dir, &[TableKind::Gpci])?.remove(&TableKind::Gpci) {
+            return Ok(Some((r, table)));
+        }
+    }
+    Ok(None)
+}
+
+/// `payments.parquet`: the rows CMS's payment file lists, at every locality of the GPCI in
+/// force (see `payment::frames`), written a row group at a time so the two million rows of
+/// a 2026 release never sit in memory at once.
+fn write_payments(dir: &Path, output: &Path, normalized: &Normalized) -> Result<PaymentsReport> {
+    let id = normalized.release_id;
+    let tables = normalized.table_refs();
+    let (Some(&rvus), gpci) = (
+        tables.get(&TableKind::Pprrvu),
+        tables.get(&TableKind::Gpci).copied(),
+    ) else {
+        return Ok(PaymentsReport {
+            rows: 0,
+            gpci_release_id: None,
+            note: Some("no PPRRVU file: no payments".into()),
+        });
+    };
+    let borrowed;
+    let (gpci, gpci_id, note) = match gpci {
+        Some(g) => (g, id, None),
+        None => match gpci_in_force(output, id)? {
+            Some((from, table)) => {
+                borrowed = table;
+                let note = format!(
+                    "{id} has no GPCI file; payments use the GPCI in force, {from}'s (GPCIs are annual)"
+                );
+                tracing::warn!("{note}");
+                (&borrowed, from, Some(note))
+            }
+            None => {
+                let note = format!(
+                    "{id} has no GPCI file and no published release of {} has one: no payments",
+                    id.year
+                );
+                tracing::warn!("{note}");
+                return Ok(PaymentsReport {
+                    rows: 0,
+                    gpci_release_id: None,
+                    note: Some(note),
+                });
+            }
+        },
+    };
     let path = dir.join("payments.parquet");
     let fail = |e: PolarsError| polars_error(&path, e);
     let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
-    crate::payment::frames(&normalized.table_refs(), 1 << 17, |df| {
+    let rows = crate::payment::frames(rvus, gpci, 1 << 17, |df| {
         if writer.is_none() {
-            let file = fs::File::create(&path).map_err(|e| PolarsError::IO {
-                error: std::sync::Arc::new(e),
-                msg: None,
-            })?;
+            let file = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
             writer = Some(
                 ParquetWriter::new(file)
                     .with_compression(ParquetCompression::Zstd(None))
-                    .batched(df.schema())?,
+                    .batched(df.schema())
+                    .map_err(fail)?,
             );
         }
         match writer.as_mut() {
-            Some(w) => w.write_batch(df),
+            Some(w) => w.write_batch(df).map_err(fail),
             None => Ok(()),
         }
-    })
-    .map_err(fail)?;
+    })?;
     if let Some(w) = writer {
         w.finish().map_err(fail)?;
     }
-    Ok(())
+    Ok(PaymentsReport {
+        rows,
+        gpci_release_id: Some(gpci_id.to_string()),
+        note,
+    })
 }
 
 /// Pretty JSON with a trailing newline.
