@@ -203,6 +203,52 @@ fn publish_release(c: &mut Criterion) {
     let _ = fs::remove_dir_all(&root);
 }
 
+/// The payments of RVU26A, both variants (about 3.4 million rows), computed and written.
+fn payments_2026(c: &mut Criterion) {
+    let path = samples().join("RVU26A");
+    let extracted = extract::extract(&path, &Limits::default()).unwrap();
+    let n = normalize::normalize(&extracted, &path, &normalize::Options::default()).unwrap();
+    let tables = n.table_refs();
+    let (rvus, gpci) = (tables[&TableKind::Pprrvu], tables[&TableKind::Gpci]);
+    let out =
+        std::env::temp_dir().join(format!("rvu-bench-payments-{}.parquet", std::process::id()));
+    let rows = publish::write_payments_file(&out, rvus, gpci).unwrap();
+    println!("RVU26A payments: {rows} rows");
+    let mut group = c.benchmark_group("payments RVU26A (non-QPP and QPP)");
+    group.sample_size(10);
+    group.bench_function("computed and written to payments.parquet", |b| {
+        b.iter(|| publish::write_payments_file(&out, rvus, gpci).unwrap())
+    });
+    group.finish();
+    let _ = fs::remove_file(&out);
+}
+
+/// Normalizing RVU26A with both PPRRVU variants against the non-QPP file alone (csv).
+fn variants_2026(c: &mut Criterion) {
+    let both = samples().join("RVU26A");
+    let alone = std::env::temp_dir().join(format!("rvu-bench-RVU26A-{}", std::process::id()));
+    fs::create_dir_all(&alone).unwrap();
+    for entry in fs::read_dir(&both).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.contains("_QPP") {
+            fs::copy(&path, alone.join(&name)).unwrap();
+        }
+    }
+    let mut group = c.benchmark_group("RVU26A extract and normalize (csv)");
+    group.sample_size(10);
+    for (label, path) in [("non-QPP only", &alone), ("both variants", &both)] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let extracted = extract::extract(path, &Limits::default()).unwrap();
+                normalize::normalize(&extracted, path, &normalize::Options::default()).unwrap()
+            })
+        });
+    }
+    group.finish();
+    let _ = fs::remove_dir_all(&alone);
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
@@ -218,6 +264,8 @@ fn copy_tree(from: &Path, to: &Path) {
 
 criterion_group!(
     benches,
+    payments_2026,
+    variants_2026,
     publish_release,
     per_table_and_format,
     end_to_end,

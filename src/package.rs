@@ -14,7 +14,7 @@ use crate::stages::validate::Report;
 use crate::tables::{Kind, TableKind};
 
 /// Bumped when a canonical column changes meaning or type.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberEntry {
@@ -209,5 +209,93 @@ pub fn datapackage(manifest: &Manifest) -> serde_json::Value {
         "version": format!("{}.0.0", manifest.revision),
         "sources": [{"title": "CMS PFS Relative Value Files", "path": manifest.source}],
         "resources": resources,
+        // Parquet-only datasets, described beside the CSV resources (outside `resources`, so
+        // a CSV-only validator reads the package as before).
+        "derived": derived(manifest),
     })
+}
+
+/// `payments.parquet`'s schema, as the README documents it.
+fn derived(manifest: &Manifest) -> Vec<serde_json::Value> {
+    const MONEY: &str = "decimal(10,2) dollars";
+    let described: [(&str, &str, &str); 19] = [
+        ("release_id", "string", "the release"),
+        ("variant", "string", "standard; 2026+: non_qpp or qpp"),
+        ("hcpcs", "string", "HCPCS code"),
+        ("modifier", "string", "modifier, empty when blank"),
+        ("mac", "string", "Medicare administrative contractor"),
+        ("locality", "string", "locality number"),
+        ("status_code", "string", "PPRRVU status (A, R or T)"),
+        (
+            "nonfacility_na",
+            "boolean",
+            "PPRRVU marks the non-facility setting NA",
+        ),
+        (
+            "facility_na",
+            "boolean",
+            "PPRRVU marks the facility setting NA",
+        ),
+        (
+            "nonfacility_amount",
+            MONEY,
+            "fee schedule amount from the printed RVUs, before the OPPS cap (NA setting too)",
+        ),
+        (
+            "facility_amount",
+            MONEY,
+            "fee schedule amount from the printed RVUs, before the OPPS cap (NA setting too)",
+        ),
+        (
+            "nonfacility_opps_cap",
+            MONEY,
+            "OPPS-based cap from PPRRVU's OPPS RVUs; null when none",
+        ),
+        (
+            "facility_opps_cap",
+            MONEY,
+            "OPPS-based cap from PPRRVU's OPPS RVUs; null when none",
+        ),
+        (
+            "nonfacility_par",
+            MONEY,
+            "participating amount: the lower of amount and cap",
+        ),
+        (
+            "facility_par",
+            MONEY,
+            "participating amount: the lower of amount and cap",
+        ),
+        ("nonfacility_nonpar", MONEY, "95% of par"),
+        ("facility_nonpar", MONEY, "95% of par"),
+        (
+            "nonfacility_limiting_charge",
+            MONEY,
+            "115% of non-par (109.25% of par)",
+        ),
+        (
+            "facility_limiting_charge",
+            MONEY,
+            "115% of non-par (109.25% of par)",
+        ),
+    ];
+    manifest
+        .other_files
+        .iter()
+        .filter(|f| f.path == "payments.parquet")
+        .map(|f| {
+            let fields: Vec<serde_json::Value> = described
+                .iter()
+                .map(|(name, kind, what)| json!({"name": name, "type": kind, "description": what}))
+                .collect();
+            json!({
+                "name": "payments",
+                "path": f.path,
+                "format": "parquet",
+                "bytes": f.bytes,
+                "hash": format!("sha256:{}", f.sha256),
+                "schema": {"fields": fields},
+            })
+        })
+        .collect()
 }

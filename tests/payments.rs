@@ -61,11 +61,13 @@ const AMOUNTS: [&str; 10] = [
     "facility_limiting_charge",
 ];
 
+/// (variant, hcpcs, modifier, mac, locality).
+type PayKey = (String, String, String, String, String);
+type Payments = BTreeMap<PayKey, Pay>;
+
 /// payments.parquet of a release, keyed by (variant, hcpcs, modifier, mac, locality).
-fn payments(release: &str) -> BTreeMap<(String, String, String, String, String), Pay> {
-    static CACHE: OnceLock<
-        std::sync::Mutex<BTreeMap<String, BTreeMap<(String, String, String, String, String), Pay>>>,
-    > = OnceLock::new();
+fn payments(release: &str) -> Payments {
+    static CACHE: OnceLock<std::sync::Mutex<BTreeMap<String, Payments>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(hit) = cache.lock().unwrap().get(release) {
         return hit.clone();
@@ -565,4 +567,31 @@ fn lookup_names_a_column_missing_from_a_published_pprrvu() {
     let (code, _, stderr) = rvu(&["lookup", "99213", "--release", "RVU25A"], out.path());
     assert_ne!(code, Some(0));
     assert!(stderr.contains("mp_rvu"), "{stderr}");
+}
+
+#[test]
+fn the_datapackage_describes_payments_column_for_column() {
+    let package: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(published().join("releases/RVU25A/datapackage.json")).unwrap(),
+    )
+    .unwrap();
+    let payments = &package["derived"][0];
+    assert_eq!(payments["path"], "payments.parquet");
+    let names: Vec<&str> = payments["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    let df = ParquetReader::new(
+        std::fs::File::open(published().join("releases/RVU25A/payments.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    let columns: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names, columns);
 }

@@ -106,7 +106,7 @@ fn the_manifest_and_datapackage_describe_the_files() {
     let out = with_rvu99a();
     let release = out.path().join("releases/RVU99A");
     let manifest = json(&release.join("manifest.json"));
-    assert_eq!(manifest["schema_version"], "1");
+    assert_eq!(manifest["schema_version"], "2");
     assert_eq!(manifest["validation"]["valid"], true);
     assert_eq!(manifest["members"].as_array().unwrap().len(), 11);
     let package = json(&release.join("datapackage.json"));

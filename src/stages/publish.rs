@@ -282,6 +282,32 @@ fn write_release(
     Ok(published)
 }
 
+/// Writes the payments of `rvus` at every locality of `gpci` to a Parquet file, a row group
+/// at a time; returns the number of rows.
+pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
+    let fail = |e: PolarsError| polars_error(path, e);
+    let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
+    let rows = crate::payment::frames(rvus, gpci, 1 << 17, |df| {
+        if writer.is_none() {
+            let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+            writer = Some(
+                ParquetWriter::new(file)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .batched(df.schema())
+                    .map_err(fail)?,
+            );
+        }
+        match writer.as_mut() {
+            Some(w) => w.write_batch(df).map_err(fail),
+            None => Ok(()),
+        }
+    })?;
+    if let Some(w) = writer {
+        w.finish().map_err(fail)?;
+    }
+    Ok(rows)
+}
+
 /// Where the payments of a release came from, for `ingest.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentsReport {
@@ -359,27 +385,7 @@ fn write_payments(dir: &Path, output: &Path, normalized: &Normalized) -> Result<
             }
         },
     };
-    let path = dir.join("payments.parquet");
-    let fail = |e: PolarsError| polars_error(&path, e);
-    let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
-    let rows = crate::payment::frames(rvus, gpci, 1 << 17, |df| {
-        if writer.is_none() {
-            let file = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            writer = Some(
-                ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .batched(df.schema())
-                    .map_err(fail)?,
-            );
-        }
-        match writer.as_mut() {
-            Some(w) => w.write_batch(df).map_err(fail),
-            None => Ok(()),
-        }
-    })?;
-    if let Some(w) = writer {
-        w.finish().map_err(fail)?;
-    }
+    let rows = write_payments_file(&dir.join("payments.parquet"), rvus, gpci)?;
     Ok(PaymentsReport {
         rows,
         gpci_release_id: Some(gpci_id.to_string()),
