@@ -444,6 +444,32 @@ fn a_release_without_any_gpci_in_force_says_so_and_writes_no_payments() {
 }
 
 #[test]
+fn ingest_json_counts_rows_per_variant() {
+    let ingest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(published().join("releases/RVU26A/ingest.json")).unwrap(),
+    )
+    .unwrap();
+    let pprrvu = ingest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "pprrvu")
+        .unwrap();
+    // The data rows of PPRRVU2026_Jan_nonQPP.csv and PPRRVU2026_Jan_QPP.csv.
+    let (non_qpp, qpp) = (
+        common::CmsPprrvu::read("RVU26A/PPRRVU2026_Jan_nonQPP.csv")
+            .rows
+            .len(),
+        common::CmsPprrvu::read("RVU26A/PPRRVU2026_Jan_QPP.csv")
+            .rows
+            .len(),
+    );
+    assert_eq!(pprrvu["rows_by_variant"]["non_qpp"], non_qpp);
+    assert_eq!(pprrvu["rows_by_variant"]["qpp"], qpp);
+    assert_eq!(pprrvu["rows"], non_qpp + qpp);
+}
+
+#[test]
 fn lookup_of_the_qpp_variant_uses_its_conversion_factor() {
     let answer = lookup(&[
         "99213",

@@ -164,11 +164,21 @@ fn write_summary(
                 (n, _) => format!("{}/{} {n} mismatches", c.primary, c.other),
             })
             .collect();
+        let variants: Vec<String> = table
+            .rows_by_variant
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect();
         writeln!(
             out,
-            "  {:<8} {:>6} rows  [{}]{}",
+            "  {:<8} {:>6} rows{}  [{}]{}",
             table.table.name(),
             table.rows,
+            if variants.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", variants.join(", "))
+            },
             formats.join(", "),
             if checks.is_empty() {
                 String::new()

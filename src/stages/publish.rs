@@ -36,6 +36,9 @@ pub struct Published {
 pub struct PublishedTable {
     pub table: TableKind,
     pub rows: usize,
+    /// Rows per variant, for a table with more than one (2026's PPRRVU and ANES).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rows_by_variant: BTreeMap<String, usize>,
     pub primary_format: Format,
     pub formats: Vec<FormatSummary>,
     pub cross_checks: Vec<CrossCheck>,
@@ -240,6 +243,7 @@ fn write_release(
         published.push(PublishedTable {
             table: *kind,
             rows: table.rows.len(),
+            rows_by_variant: rows_by_variant(table),
             primary_format: normalized_table.primary,
             formats: normalized_table.parsed.clone(),
             cross_checks: normalized_table.cross_checks.clone(),
@@ -280,6 +284,22 @@ fn write_release(
     };
     write_text(&dir.join("ingest.json"), &pretty(&report))?;
     Ok(published)
+}
+
+/// A table's row count per variant, when it has two or more.
+fn rows_by_variant(table: &Table) -> BTreeMap<String, usize> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    if let Some(i) = table.column_index("variant") {
+        for r in &table.rows {
+            *counts
+                .entry(r.values[i].as_text().unwrap_or("").to_string())
+                .or_default() += 1;
+        }
+    }
+    if counts.len() < 2 {
+        counts.clear();
+    }
+    counts
 }
 
 /// Writes the payments of `rvus` at every locality of `gpci` to a Parquet file, a row group
