@@ -73,13 +73,12 @@ fn seen_and_changed(
     let lineage = column("lineage")?;
     let mut ids: HashMap<&str, Option<ReleaseId>> = HashMap::new();
     let mut out: HashMap<(String, String), (ReleaseId, ReleaseId)> = HashMap::new();
-    let default_lineage = crate::history::lineage("non_qpp");
     let rows = hcpcs
         .iter()
         .zip(modifier.iter())
         .zip(first.iter())
         .zip(lineage.iter())
-        .filter(|(_, l)| *l == Some(default_lineage))
+        .filter(|(_, l)| *l == Some(crate::history::DEFAULT_LINEAGE))
         .map(|(row, _)| row);
     for ((h, m), f) in rows {
         let Some(started) = f.and_then(|f| *ids.entry(f).or_insert_with(|| f.parse().ok())) else {

@@ -77,8 +77,15 @@ pub const PPRRVU_KEY: &[&str] = &["lineage", "hcpcs", "modifier"];
 /// The lineage a PPRRVU variant's rows continue: 2025's `standard` carries on as 2026's
 /// `non_qpp` (the default payment variant); `qpp` starts its own in 2026.
 pub fn lineage(variant: &str) -> &'static str {
-    if variant == "qpp" { "qpp" } else { "non_qpp" }
+    if variant == "qpp" {
+        "qpp"
+    } else {
+        DEFAULT_LINEAGE
+    }
 }
+
+/// The lineage of the default payment variant (`standard`, then `non_qpp`).
+pub const DEFAULT_LINEAGE: &str = "non_qpp";
 
 /// Columns a version is not compared on: the release, the variant's name (it changes at the
 /// 2026 split while the lineage runs on) and the conversion factor (history of its own, in

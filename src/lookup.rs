@@ -267,18 +267,11 @@ pub fn lookup(output: &Path, q: &Query) -> Result<Answer> {
     };
     let columns = payment::PprrvuColumns::of(&rvus)?;
     let status = cell(&rvus, record, "status_code");
-    let inputs = columns.rvus(&rvus, record);
-    let listed = match &inputs {
-        Ok(code_rvus) => payment::listed(&status, code_rvus),
-        Err(_) => false,
-    };
-    let settings = if listed {
-        Some(payment::settings(&inputs?, gpci))
-    } else if PAYABLE.contains(&status.as_str()) {
-        // A payable status whose RVUs are all zero (CMS's payment file leaves it out); an
-        // empty RVU cell here is an error, never $0.00.
-        inputs?;
-        None
+    // Only a payable row is priced; there an empty RVU cell is an error, never $0.00. CMS's
+    // payment file leaves out a payable code whose RVUs are all zero.
+    let settings = if PAYABLE.contains(&status.as_str()) {
+        let code_rvus = columns.rvus(&rvus, record)?;
+        payment::listed(&status, &code_rvus).then(|| payment::settings(&code_rvus, gpci))
     } else {
         None
     };

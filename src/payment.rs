@@ -3,8 +3,6 @@
 //! rounded half up to cents only at the end; the OPPS cap; the non-participating amount and
 //! the limiting charge. The `payments` dataset and `rvu lookup` both call [`settings`].
 
-use std::collections::BTreeMap;
-
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -348,15 +346,15 @@ fn part_frame(
     c: &PprrvuColumns,
 ) -> Result<DataFrame> {
     let height = part.len() * localities.len();
+    // Column vectors in `COLUMNS` order: 7 texts, 2 flags, 10 amounts.
     let mut texts: [Vec<&str>; 7] = std::array::from_fn(|_| Vec::with_capacity(height));
     let mut flags: [Vec<bool>; 2] = std::array::from_fn(|_| Vec::with_capacity(height));
-    let mut cents: [Vec<i128>; 8] = std::array::from_fn(|_| Vec::with_capacity(height));
-    let mut capped: [Vec<Option<i128>>; 2] = std::array::from_fn(|_| Vec::with_capacity(height));
+    let mut money: [Vec<Option<i128>>; 10] = std::array::from_fn(|_| Vec::with_capacity(height));
     for (r, code) in part {
         let na = |i: usize| r.values[i] == Value::Bool(true);
         for &(mac, locality, gpci) in localities {
             let (nf, f) = settings(code, gpci);
-            for (column, value) in texts.iter_mut().zip([
+            let row_texts = [
                 text(r, c.release),
                 text(r, c.variant),
                 text(r, c.hcpcs),
@@ -364,86 +362,51 @@ fn part_frame(
                 mac,
                 locality,
                 text(r, c.status),
-            ]) {
+            ];
+            for (column, value) in texts.iter_mut().zip(row_texts) {
                 column.push(value);
             }
-            flags[0].push(na(c.nf_na));
-            flags[1].push(na(c.f_na));
-            for (column, value) in cents.iter_mut().zip([
-                nf.amount,
-                f.amount,
-                nf.par,
-                f.par,
-                nf.nonpar,
-                f.nonpar,
-                nf.limiting_charge,
-                f.limiting_charge,
-            ]) {
-                column.push(i128::from(value));
+            for (column, value) in flags.iter_mut().zip([na(c.nf_na), na(c.f_na)]) {
+                column.push(value);
             }
-            capped[0].push(nf.opps_cap.map(i128::from));
-            capped[1].push(f.opps_cap.map(i128::from));
+            let amounts = [
+                Some(nf.amount),
+                Some(f.amount),
+                nf.opps_cap,
+                f.opps_cap,
+                Some(nf.par),
+                Some(f.par),
+                Some(nf.nonpar),
+                Some(f.nonpar),
+                Some(nf.limiting_charge),
+                Some(f.limiting_charge),
+            ];
+            for (column, value) in money.iter_mut().zip(amounts) {
+                column.push(value.map(i128::from));
+            }
         }
     }
     let fail = |e: PolarsError| Error::Output {
         what: "payments".into(),
         message: e.to_string(),
     };
-    let mut by_name: BTreeMap<&str, Column> = BTreeMap::new();
-    for (name, values) in COLUMNS[..7].iter().zip(texts) {
+    let named = |name: &str, series: Series| series.with_name(name.into()).into_column();
+    let mut columns: Vec<Column> = Vec::with_capacity(COLUMNS.len());
+    let (text_names, rest) = COLUMNS.split_at(texts.len());
+    let (flag_names, money_names) = rest.split_at(flags.len());
+    for (name, values) in text_names.iter().zip(texts) {
         let chunked: StringChunked = values.into_iter().map(Some).collect();
-        by_name.insert(
-            name,
-            chunked
-                .into_series()
-                .with_name((*name).into())
-                .into_column(),
-        );
+        columns.push(named(name, chunked.into_series()));
     }
-    for (name, values) in COLUMNS[7..9].iter().zip(flags) {
+    for (name, values) in flag_names.iter().zip(flags) {
         let chunked: BooleanChunked = values.into_iter().map(Some).collect();
-        by_name.insert(
-            name,
-            chunked
-                .into_series()
-                .with_name((*name).into())
-                .into_column(),
-        );
+        columns.push(named(name, chunked.into_series()));
     }
-    let money = |name: &str, values: Int128Chunked| -> Result<Column> {
-        Ok(values
-            .into_decimal(10, 2)
-            .map_err(fail)?
-            .into_series()
-            .with_name(name.into())
-            .into_column())
-    };
-    let plain = [
-        "nonfacility_amount",
-        "facility_amount",
-        "nonfacility_par",
-        "facility_par",
-        "nonfacility_nonpar",
-        "facility_nonpar",
-        "nonfacility_limiting_charge",
-        "facility_limiting_charge",
-    ];
-    for (name, values) in plain.into_iter().zip(cents) {
-        by_name.insert(
-            name,
-            money(name, Int128Chunked::from_vec(name.into(), values))?,
-        );
+    for (name, values) in money_names.iter().zip(money) {
+        let cents: Int128Chunked = values.into_iter().collect();
+        let dollars = cents.into_decimal(10, 2).map_err(fail)?;
+        columns.push(named(name, dollars.into_series()));
     }
-    for (name, values) in ["nonfacility_opps_cap", "facility_opps_cap"]
-        .into_iter()
-        .zip(capped)
-    {
-        by_name.insert(name, money(name, values.into_iter().collect())?);
-    }
-    let columns: Vec<Column> = COLUMNS
-        .iter()
-        .filter_map(|name| by_name.remove(name))
-        .collect();
     DataFrame::new(height, columns).map_err(fail)
 }
 

@@ -5,22 +5,7 @@ mod common;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
-
-fn rvu(args: &[&str], out: &Path) -> (Option<i32>, String, String) {
-    let output = Command::cargo_bin("rvu")
-        .unwrap()
-        .args(args)
-        .arg("--output")
-        .arg(out)
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::rvu_with_output as rvu;
 
 /// RVU24B and RVU25A published (csv only, for speed) once for this test binary.
 fn published() -> &'static Path {

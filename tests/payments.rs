@@ -7,23 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use polars::prelude::*;
 
-fn rvu(args: &[&str], out: &Path) -> (Option<i32>, String, String) {
-    let output = Command::cargo_bin("rvu")
-        .unwrap()
-        .args(args)
-        .arg("--output")
-        .arg(out)
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::rvu_with_output as rvu;
 
 /// RVU25A, RVU24B, RVU24C (no GPCI file) and RVU26A published once for this test binary.
 fn published() -> &'static Path {
@@ -38,6 +24,12 @@ fn published() -> &'static Path {
         dir
     })
     .path()
+}
+
+fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
 }
 
 /// A payments row: the text columns and the amounts in cents (None for null).
@@ -76,9 +68,7 @@ fn payments(release: &str) -> Payments {
         .join("releases")
         .join(release)
         .join("payments.parquet");
-    let df = ParquetReader::new(std::fs::File::open(&path).unwrap())
-        .finish()
-        .unwrap();
+    let df = read_parquet(&path);
     let names: Vec<String> = df
         .get_column_names()
         .iter()
@@ -609,11 +599,7 @@ fn the_datapackage_describes_payments_column_for_column() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    let df = ParquetReader::new(
-        std::fs::File::open(published().join("releases/RVU25A/payments.parquet")).unwrap(),
-    )
-    .finish()
-    .unwrap();
+    let df = read_parquet(&published().join("releases/RVU25A/payments.parquet"));
     let columns: Vec<String> = df
         .get_column_names()
         .iter()

@@ -116,6 +116,21 @@ pub fn kill_at_failpoint(mut cmd: std::process::Command, point: &str) -> String 
     panic!("the run ended ({status:?}) without reaching failpoint {point}:\n{seen}");
 }
 
+/// Runs `rvu ARGS --output OUT`: (exit code, stdout, stderr).
+pub fn rvu_with_output(args: &[&str], out: &Path) -> (Option<i32>, String, String) {
+    let output = rvu_command()
+        .args(args)
+        .arg("--output")
+        .arg(out)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// The `rvu` binary as a plain command (for spawning and killing).
 pub fn rvu_command() -> std::process::Command {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("rvu"))
