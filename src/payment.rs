@@ -340,74 +340,107 @@ pub fn frames(
     Ok(total)
 }
 
+/// One frame: `part`'s codes x every locality, code-major. The columns that depend only on
+/// the code or only on the locality are built once per code or locality and gathered (a
+/// copy of 16-byte string views), so only the amounts are computed per row.
 fn part_frame(
     part: &[(&Record, CodeRvus)],
     localities: &[(&str, &str, Gpcis)],
     c: &PprrvuColumns,
 ) -> Result<DataFrame> {
-    let height = part.len() * localities.len();
-    // Column vectors in `COLUMNS` order: 7 texts, 2 flags, 10 amounts.
-    let mut texts: [Vec<&str>; 7] = std::array::from_fn(|_| Vec::with_capacity(height));
-    let mut flags: [Vec<bool>; 2] = std::array::from_fn(|_| Vec::with_capacity(height));
-    let mut money: [Vec<Option<i128>>; 10] = std::array::from_fn(|_| Vec::with_capacity(height));
-    for (r, code) in part {
-        let na = |i: usize| r.values[i] == Value::Bool(true);
-        for &(mac, locality, gpci) in localities {
-            let (nf, f) = settings(code, gpci);
-            let row_texts = [
-                text(r, c.release),
-                text(r, c.variant),
-                text(r, c.hcpcs),
-                text(r, c.modifier),
-                mac,
-                locality,
-                text(r, c.status),
-            ];
-            for (column, value) in texts.iter_mut().zip(row_texts) {
-                column.push(value);
-            }
-            for (column, value) in flags.iter_mut().zip([na(c.nf_na), na(c.f_na)]) {
-                column.push(value);
-            }
-            let amounts = [
-                Some(nf.amount),
-                Some(f.amount),
-                nf.opps_cap,
-                f.opps_cap,
-                Some(nf.par),
-                Some(f.par),
-                Some(nf.nonpar),
-                Some(f.nonpar),
-                Some(nf.limiting_charge),
-                Some(f.limiting_charge),
-            ];
-            for (column, value) in money.iter_mut().zip(amounts) {
-                column.push(value.map(i128::from));
-            }
-        }
-    }
     let fail = |e: PolarsError| Error::Output {
         what: "payments".into(),
         message: e.to_string(),
     };
-    let named = |name: &str, series: Series| series.with_name(name.into()).into_column();
-    let mut columns: Vec<Column> = Vec::with_capacity(COLUMNS.len());
-    let (text_names, rest) = COLUMNS.split_at(texts.len());
-    let (flag_names, money_names) = rest.split_at(flags.len());
-    for (name, values) in text_names.iter().zip(texts) {
+    let height = part.len() * localities.len();
+    let texts = |name: &str, values: Vec<&str>| -> Column {
         let chunked: StringChunked = values.into_iter().map(Some).collect();
-        columns.push(named(name, chunked.into_series()));
-    }
-    for (name, values) in flag_names.iter().zip(flags) {
+        chunked.into_series().with_name(name.into()).into_column()
+    };
+    let flags = |name: &str, values: Vec<bool>| -> Column {
         let chunked: BooleanChunked = values.into_iter().map(Some).collect();
-        columns.push(named(name, chunked.into_series()));
+        chunked.into_series().with_name(name.into()).into_column()
+    };
+    let of_code = |i: usize| part.iter().map(move |(r, _)| text(r, i)).collect();
+    let na = |i: usize| {
+        part.iter()
+            .map(|(r, _)| r.values[i] == Value::Bool(true))
+            .collect()
+    };
+    let per_code = DataFrame::new(
+        part.len(),
+        vec![
+            texts("release_id", of_code(c.release)),
+            texts("variant", of_code(c.variant)),
+            texts("hcpcs", of_code(c.hcpcs)),
+            texts("modifier", of_code(c.modifier)),
+            texts("status_code", of_code(c.status)),
+            flags("nonfacility_na", na(c.nf_na)),
+            flags("facility_na", na(c.f_na)),
+        ],
+    )
+    .map_err(fail)?;
+    let per_locality = DataFrame::new(
+        localities.len(),
+        vec![
+            texts("mac", localities.iter().map(|l| l.0).collect()),
+            texts("locality", localities.iter().map(|l| l.1).collect()),
+        ],
+    )
+    .map_err(fail)?;
+    let (mut code_index, mut locality_index) =
+        (Vec::with_capacity(height), Vec::with_capacity(height));
+    // The 8 amounts every row has, then the 2 caps, in `COLUMNS` order within each.
+    let mut amounts: [Vec<i128>; 8] = std::array::from_fn(|_| Vec::with_capacity(height));
+    let mut caps: [Vec<Option<i128>>; 2] = std::array::from_fn(|_| Vec::with_capacity(height));
+    for (i, (_, code)) in part.iter().enumerate() {
+        for (j, &(_, _, gpci)) in localities.iter().enumerate() {
+            code_index.push(i as IdxSize);
+            locality_index.push(j as IdxSize);
+            let (nf, f) = settings(code, gpci);
+            let row = [
+                nf.amount,
+                f.amount,
+                nf.par,
+                f.par,
+                nf.nonpar,
+                f.nonpar,
+                nf.limiting_charge,
+                f.limiting_charge,
+            ];
+            for (column, value) in amounts.iter_mut().zip(row) {
+                column.push(i128::from(value));
+            }
+            caps[0].push(nf.opps_cap.map(i128::from));
+            caps[1].push(f.opps_cap.map(i128::from));
+        }
     }
-    for (name, values) in money_names.iter().zip(money) {
-        let cents: Int128Chunked = values.into_iter().collect();
+    let gather =
+        |df: &DataFrame, index: Vec<IdxSize>| df.take(&IdxCa::from_vec("index".into(), index));
+    let mut frame = gather(&per_code, code_index).map_err(fail)?;
+    frame
+        .hstack_mut(
+            gather(&per_locality, locality_index)
+                .map_err(fail)?
+                .columns(),
+        )
+        .map_err(fail)?;
+    let money = |name: &str, cents: Int128Chunked| -> Result<Column> {
         let dollars = cents.into_decimal(10, 2).map_err(fail)?;
-        columns.push(named(name, dollars.into_series()));
+        Ok(dollars.into_series().with_name(name.into()).into_column())
+    };
+    let amount_names = COLUMNS[9..].iter().filter(|n| !n.ends_with("_opps_cap"));
+    for (name, cents) in amount_names.zip(amounts) {
+        let column = money(name, Int128Chunked::from_vec((*name).into(), cents))?;
+        frame.with_column(column).map_err(fail)?;
     }
-    DataFrame::new(height, columns).map_err(fail)
+    let cap_names = COLUMNS[9..].iter().filter(|n| n.ends_with("_opps_cap"));
+    for (name, cents) in cap_names.zip(caps) {
+        frame
+            .with_column(money(name, cents.into_iter().collect())?)
+            .map_err(fail)?;
+    }
+    frame.select(COLUMNS).map_err(fail)
 }
 
 #[cfg(test)]
