@@ -345,17 +345,13 @@ pub fn gpci_in_force(
     output: &Path,
     id: crate::catalog::ReleaseId,
 ) -> Result<Option<(crate::catalog::ReleaseId, Table)>> {
-    let mut same_year: Vec<(crate::catalog::ReleaseId, PathBuf)> = published(output)
+    // `published` lists oldest first: try the releases before `id` newest first, then those
+    // after it nearest first.
+    let (before, after): (Vec<_>, Vec<_>) = published(output)
         .into_iter()
         .filter(|(r, dir)| r.year == id.year && *r != id && dir.join("gpci.csv").is_file())
-        .collect();
-    // Before `id`, newest first; then after it, nearest first.
-    same_year.sort_by(|(a, _), (b, _)| match (*a < id, *b < id) {
-        (true, true) => b.cmp(a),
-        (false, false) => a.cmp(b),
-        (before, _) => before.cmp(&false).reverse(),
-    });
-    for (r, dir) in same_year {
+        .partition(|(r, _)| *r < id);
+    for (r, dir) in before.into_iter().rev().chain(after) {
         if let Some(table) = load_tables(&dir, &[TableKind::Gpci])?.remove(&TableKind::Gpci) {
             return Ok(Some((r, table)));
         }
