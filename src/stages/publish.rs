@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use polars::io::parquet::write::KeyValueMetadata;
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -311,8 +312,7 @@ pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<us
         if writer.is_none() {
             let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
             writer = Some(
-                ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Zstd(None))
+                parquet_writer(file, df.schema())
                     .batched(df.schema())
                     .map_err(fail)?,
             );
@@ -648,11 +648,32 @@ pub fn write_parquet(path: &Path, table: &Table) -> Result<()> {
 /// Writes a frame as zstd-compressed Parquet (every dataset this tool publishes).
 pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+    let schema = df.schema().clone();
+    parquet_writer(file, &schema)
         .finish(df)
         .map_err(|e| polars_error(path, e))?;
     Ok(())
+}
+
+/// A zstd Parquet writer whose stored Arrow schema declares plain `utf8` strings.
+///
+/// Polars writes the string data the same either way, but it declares its in-memory
+/// `string_view` type in the file's `ARROW:schema`, and pyarrow then reads `string_view`
+/// columns that many of its kernels, and older readers (Spark, BI tools), cannot use. The
+/// writer keeps a schema given under that key, so this one replaces polars' own.
+fn parquet_writer(file: fs::File, schema: &Schema) -> ParquetWriter<fs::File> {
+    let mut arrow = schema.to_arrow(CompatLevel::oldest());
+    for field in arrow.iter_values_mut() {
+        field.dtype = match &field.dtype {
+            ArrowDataType::Utf8View | ArrowDataType::LargeUtf8 => ArrowDataType::Utf8,
+            ArrowDataType::BinaryView | ArrowDataType::LargeBinary => ArrowDataType::Binary,
+            other => other.clone(),
+        };
+    }
+    let declared = polars_parquet::write::schema_to_metadata_key(&arrow);
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![declared])))
 }
 
 pub fn polars_error(path: &Path, e: PolarsError) -> Error {
