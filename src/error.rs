@@ -111,6 +111,11 @@ pub enum Error {
     #[error("{output}: {holder}; try again when it ends, or pass --wait")]
     Locked { output: String, holder: String },
 
+    /// A database sink: connection, authentication, permissions or a failed load. The target
+    /// never carries a password.
+    #[error("{target}: {message}")]
+    Database { target: String, message: String },
+
     #[error("pipeline definition {path}: {message}")]
     Definition { path: String, message: String },
 }

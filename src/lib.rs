@@ -19,6 +19,7 @@ pub mod payment;
 pub mod pipeline;
 pub mod read;
 pub mod report;
+pub mod sink;
 pub mod stages;
 pub mod store;
 pub mod tables;

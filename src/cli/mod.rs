@@ -4,6 +4,7 @@ pub mod diff;
 pub mod fetch;
 pub mod fixtures;
 pub mod ingest;
+pub mod load;
 pub mod lookup;
 pub mod releases;
 pub mod rules;
@@ -44,6 +45,8 @@ pub enum Command {
     Fetch(fetch::Args),
     /// A code's RVUs, status and payment from the published datasets.
     Lookup(lookup::Args),
+    /// Load the published releases, payments, history and codes into PostgreSQL.
+    Load(load::Args),
     /// What changed between two releases: change data and reports in OUTPUT/changes/A..B/.
     Diff(diff::Args),
     /// Check a release against the rule catalog (exit 1 on errors).
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => fetch::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Lookup(args) => lookup::run(args),
+        Command::Load(args) => load::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Fixtures(args) => fixtures::run(args),
@@ -77,6 +81,7 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
             | Error::Output { .. }
             | Error::Locked { .. }
             | Error::Definition { .. }
+            | Error::Database { .. }
             | Error::Fetch { .. },
         ) => EXIT_USAGE,
         Some(_) => EXIT_DATA,

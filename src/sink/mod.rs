@@ -1,0 +1,3 @@
+//! Sinks: where published releases go after publish (a database the other products read).
+
+pub mod postgres;

@@ -1,0 +1,463 @@
+//! Where the other products read: `rvu load` into a real PostgreSQL server (started by the
+//! test on loopback, stopped after), and the published Parquet files read by pyarrow.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use polars::prelude::*;
+
+use common::postgres::{PASSWORD, PgServer};
+
+/// RVU25D and RVU26A (both 2026 variants) published once for this test binary, csv only.
+fn published() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        for release in ["RVU25D", "RVU26A"] {
+            ingest(release, &common::samples().join(release), dir.path());
+        }
+        dir
+    })
+    .path()
+}
+
+fn ingest(release: &str, source: &Path, output: &Path) {
+    let path = source.display().to_string();
+    let (code, stdout, stderr) =
+        common::rvu_with_output(&["ingest", &path, "--formats", "csv"], output);
+    assert_eq!(code, Some(0), "{release}: {stdout}{stderr}");
+}
+
+/// `rvu load URL --output OUT ARGS`: (exit code, stdout, stderr).
+fn load(url: &str, output: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::rvu_command()
+        .arg("load")
+        .arg(url)
+        .arg("--output")
+        .arg(output)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn loaded(server: &PgServer, output: &Path, args: &[&str]) -> String {
+    let (code, stdout, stderr) = load(&server.url(), output, args);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    stdout
+}
+
+fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
+/// Everything a reader could see: every table's rows per release, and the bookkeeping.
+fn snapshot(server: &PgServer) -> String {
+    let tables = server.sql(
+        "SELECT string_agg(table_name::text, ',' ORDER BY table_name) FROM information_schema.tables
+         WHERE table_schema = 'rvu' AND table_type = 'BASE TABLE'",
+    );
+    let mut text = format!("tables: {tables}\n");
+    for table in tables.split(',').filter(|t| !t.is_empty()) {
+        let has_release = server.sql(&format!(
+            "SELECT count(*) FROM information_schema.columns
+             WHERE table_schema = 'rvu' AND table_name = '{table}' AND column_name = 'release_id'"
+        )) == "1";
+        let counts = if has_release {
+            server.sql(&format!(
+                "SELECT coalesce(string_agg(r || '=' || n, ' ' ORDER BY r), '') FROM
+                 (SELECT release_id r, count(*) n FROM rvu.\"{table}\" GROUP BY 1) c"
+            ))
+        } else {
+            server.sql(&format!("SELECT count(*) FROM rvu.\"{table}\""))
+        };
+        text.push_str(&format!("{table}: {counts}\n"));
+    }
+    text.push_str(&server.sql(
+        "SELECT release_id, revision, effective_date, fingerprint, loaded_at
+         FROM rvu.releases ORDER BY 1",
+    ));
+    text
+}
+
+#[test]
+fn two_real_releases_load_as_their_parquet_files_say_and_a_second_load_changes_nothing() {
+    let out = published();
+    let server = PgServer::start();
+    let first = loaded(&server, out, &[]);
+    assert!(first.contains("RVU25D revision 1: loaded"), "{first}");
+    assert!(first.contains("RVU26A revision 1: loaded"), "{first}");
+
+    // Row counts per table and release equal the Parquet files.
+    for release in ["RVU25D", "RVU26A"] {
+        for table in ["pprrvu", "gpci", "locco", "anes", "oppscap", "payments"] {
+            let file = out
+                .join("releases")
+                .join(release)
+                .join(format!("{table}.parquet"));
+            let in_file = read_parquet(&file).height();
+            let in_db = server.sql(&format!(
+                "SELECT count(*) FROM rvu.{table} WHERE release_id = '{release}'"
+            ));
+            assert_eq!(in_db, in_file.to_string(), "{release} {table}");
+        }
+    }
+    for (table, file) in [
+        ("history_pprrvu", "pprrvu"),
+        ("history_gpci", "gpci"),
+        ("conversion_factors", "conversion_factors"),
+        ("codes", "codes"),
+    ] {
+        let in_file = read_parquet(&out.join("history").join(format!("{file}.parquet"))).height();
+        let in_db = server.sql(&format!("SELECT count(*) FROM rvu.{table}"));
+        assert_eq!(in_db, in_file.to_string(), "{table}");
+    }
+
+    // The canonical types, and codes with their leading zeros.
+    let types = server.sql(
+        "SELECT table_name || '.' || column_name || ' ' || data_type || coalesce('(' ||
+                numeric_precision || ',' || numeric_scale || ')', '')
+         FROM information_schema.columns WHERE table_schema = 'rvu' AND
+              (table_name, column_name) IN (('pprrvu', 'work_rvu'), ('gpci', 'pw_gpci'),
+               ('pprrvu', 'conversion_factor'), ('pprrvu', 'nonfacility_na'),
+               ('payments', 'facility_par'), ('codes', 'work_rvu'),
+               ('history_pprrvu', 'effective_from'), ('pprrvu', 'hcpcs'))
+         ORDER BY 1",
+    );
+    assert_eq!(
+        types,
+        "codes.work_rvu numeric(8,2)\n\
+         gpci.pw_gpci numeric(6,3)\n\
+         history_pprrvu.effective_from date\n\
+         payments.facility_par numeric(10,2)\n\
+         pprrvu.conversion_factor numeric(10,4)\n\
+         pprrvu.hcpcs text\n\
+         pprrvu.nonfacility_na boolean\n\
+         pprrvu.work_rvu numeric(8,2)"
+    );
+    assert_eq!(
+        server.sql("SELECT count(*) FROM rvu.gpci WHERE mac = '01112' AND locality = '54'"),
+        "2"
+    );
+
+    // 99213 in force today (RVU26A) has the RVUs of CMS's files, in both variants.
+    for (variant, file) in [
+        ("non_qpp", "RVU26A/PPRRVU2026_Jan_nonQPP.csv"),
+        ("qpp", "RVU26A/PPRRVU2026_Jan_QPP.csv"),
+    ] {
+        let cms = common::CmsPprrvu::read(file);
+        let row = cms.by_key()[&("99213".to_string(), String::new())].clone();
+        let expected: Vec<String> = [
+            "WORK RVU",
+            "NON-FAC PE RVU",
+            "FACILITY PE RVU",
+            "MP RVU",
+            "NON-FACILITY TOTAL",
+            "FACILITY TOTAL",
+            "CONV FACTOR",
+        ]
+        .iter()
+        .map(|c| row[cms.column(c)].clone())
+        .collect();
+        let in_db = server.sql(&format!(
+            "SELECT release_id, work_rvu, nonfacility_pe_rvu, facility_pe_rvu, mp_rvu,
+                    nonfacility_total, facility_total, conversion_factor
+             FROM rvu.latest_pprrvu WHERE hcpcs = '99213' AND modifier = '' AND variant = '{variant}'"
+        ));
+        let cells: Vec<&str> = in_db.split('|').collect();
+        assert_eq!(cells[0], "RVU26A", "{in_db}");
+        for (db, cms) in cells[1..].iter().zip(&expected) {
+            assert!(
+                common::same_cell(db, cms),
+                "{variant}: {in_db} vs {expected:?}"
+            );
+        }
+    }
+
+    // The payment for 99213 at 01112-54 equals payments.parquet, every amount.
+    let payments = read_parquet(&out.join("releases/RVU26A/payments.parquet"));
+    let amounts = [
+        "nonfacility_amount",
+        "facility_amount",
+        "nonfacility_par",
+        "facility_par",
+        "nonfacility_nonpar",
+        "facility_nonpar",
+        "nonfacility_limiting_charge",
+        "facility_limiting_charge",
+    ];
+    for variant in ["non_qpp", "qpp"] {
+        let mask = payments
+            .column("hcpcs")
+            .unwrap()
+            .str()
+            .unwrap()
+            .equal("99213")
+            & payments
+                .column("modifier")
+                .unwrap()
+                .str()
+                .unwrap()
+                .equal("")
+            & payments
+                .column("mac")
+                .unwrap()
+                .str()
+                .unwrap()
+                .equal("01112")
+            & payments
+                .column("locality")
+                .unwrap()
+                .str()
+                .unwrap()
+                .equal("54")
+            & payments
+                .column("variant")
+                .unwrap()
+                .str()
+                .unwrap()
+                .equal(variant);
+        let row = payments.filter(&mask).unwrap();
+        assert_eq!(row.height(), 1, "{variant}");
+        let expected: Vec<String> = amounts
+            .iter()
+            .map(|c| {
+                row.column(c)
+                    .unwrap()
+                    .cast(&DataType::String)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(0)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        let in_db = server.sql(&format!(
+            "SELECT {} FROM rvu.latest_payments WHERE hcpcs = '99213' AND modifier = ''
+             AND mac = '01112' AND locality = '54' AND variant = '{variant}'",
+            amounts.join(", ")
+        ));
+        assert_eq!(in_db, expected.join("|"), "{variant}");
+    }
+
+    // The release in force on a date.
+    assert_eq!(
+        server.sql("SELECT rvu.release_as_of('2025-12-31')"),
+        "RVU25D"
+    );
+    assert_eq!(
+        server.sql("SELECT count(*) FROM rvu.pprrvu_as_of('2025-11-15')"),
+        read_parquet(&out.join("releases/RVU25D/pprrvu.parquet"))
+            .height()
+            .to_string()
+    );
+    assert_eq!(
+        server.sql("SELECT release_id, revision, effective_date FROM rvu.releases ORDER BY 1"),
+        "RVU25D|1|2025-10-01\nRVU26A|1|2026-01-01"
+    );
+    assert_eq!(
+        server.sql("SELECT count(*) FROM rvu.latest_codes WHERE hcpcs = '99213'"),
+        "1"
+    );
+
+    // Loading the same releases again is a no-op that says so.
+    let before = snapshot(&server);
+    let again = loaded(&server, out, &[]);
+    assert!(
+        again.contains("RVU25D revision 1: unchanged")
+            && again.contains("RVU26A revision 1: unchanged"),
+        "{again}"
+    );
+    assert!(again.contains("history and codes: unchanged"), "{again}");
+    assert_eq!(snapshot(&server), before);
+}
+
+#[test]
+fn a_load_killed_after_copy_before_commit_leaves_the_database_as_it_was() {
+    let out = published();
+    let server = PgServer::start();
+    loaded(&server, out, &["--release", "RVU25D"]);
+    let before = snapshot(&server);
+    assert!(before.contains("payments: RVU25D="), "{before}");
+
+    let mut cmd = common::rvu_command();
+    cmd.arg("load").arg(server.url()).arg("--output").arg(out);
+    let seen = common::kill_at_failpoint(cmd, "load.before_commit:RVU26A");
+    assert!(seen.contains("load.before_commit:RVU26A"), "{seen}");
+    assert_eq!(snapshot(&server), before);
+
+    // The next load finishes the work.
+    let stdout = loaded(&server, out, &[]);
+    assert!(stdout.contains("RVU26A revision 1: loaded"), "{stdout}");
+    assert!(stdout.contains("RVU25D revision 1: unchanged"), "{stdout}");
+}
+
+#[test]
+fn a_new_revision_replaces_the_old_one_in_one_load() {
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("RVU25D");
+    std::fs::create_dir(&source).unwrap();
+    for entry in std::fs::read_dir(common::samples().join("RVU25D")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            std::fs::copy(&path, source.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let output = work.path().join("output");
+    ingest("RVU25D", &source, &output);
+    let server = PgServer::start();
+    loaded(&server, &output, &[]);
+    let rows = server.sql("SELECT count(*) FROM rvu.pprrvu");
+
+    // CMS re-posts the release with one file re-saved: a new revision, the same rows.
+    let gpci = source.join("GPCI2025.csv");
+    let mut bytes = std::fs::read(&gpci).unwrap();
+    bytes.extend_from_slice(b"\r\n");
+    std::fs::write(&gpci, bytes).unwrap();
+    ingest("RVU25D", &source, &output);
+    let stdout = loaded(&server, &output, &[]);
+    assert!(
+        stdout.contains("RVU25D revision 2: replaced revision 1"),
+        "{stdout}"
+    );
+    assert_eq!(server.sql("SELECT revision FROM rvu.releases"), "2");
+    assert_eq!(server.sql("SELECT count(*) FROM rvu.pprrvu"), rows);
+    assert_eq!(
+        server.sql("SELECT DISTINCT revision FROM rvu.payments"),
+        "2",
+        "every row is the new revision's"
+    );
+}
+
+#[test]
+fn a_database_that_refuses_fails_in_one_line_with_exit_2_and_never_shows_the_password() {
+    let out = published();
+    let server = PgServer::start();
+
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres");
+    let (code, stdout, stderr) = load(&url, out, &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert!(stderr.contains(&format!("postgres://postgres@127.0.0.1:{port}/postgres")));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+
+    // A wrong password.
+    let url = server.url_as("postgres", "not-the-password", "postgres");
+    let (code, _, stderr) = load(&url, out, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    // The password from PGPASSWORD, never printed.
+    let output = common::rvu_command()
+        .args([
+            "load",
+            &format!("postgres://postgres@127.0.0.1:{}/postgres", server.port),
+        ])
+        .arg("--output")
+        .arg(out)
+        .args(["--release", "RVU25D"])
+        .env("PGPASSWORD", PASSWORD)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains(PASSWORD), "{stdout}");
+
+    // A schema owned by someone else: refused, and the schema is as it was.
+    server.sql("CREATE ROLE clerk LOGIN PASSWORD 'clerk-pw'");
+    let before = snapshot(&server);
+    let url = server.url_as("clerk", "clerk-pw", "postgres");
+    let (code, _, stderr) = load(&url, out, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(snapshot(&server), before);
+}
+
+#[test]
+fn a_release_that_is_not_published_is_named() {
+    let out = published();
+    let server = PgServer::start();
+    let (code, _, stderr) = load(&server.url(), out, &["--release", "RVU19A"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("RVU19A"), "{stderr}");
+}
+
+/// Each published Parquet file read by pyarrow, a reader independent of ours: string columns
+/// are `string` (no view types), decimals keep their precision, flags are `bool`, and the
+/// change data's deltas are `double`.
+#[test]
+fn every_published_parquet_file_reads_in_pyarrow_with_plain_types() {
+    let out = published();
+    let script = r#"
+import glob, json, sys
+try:
+    import pyarrow.parquet as pq, pyarrow.compute as pc
+except ImportError:
+    sys.exit("pyarrow is missing: install it with `python3 -m pip install pyarrow` (scripts/test does)")
+types = {}
+for path in sorted(glob.glob(sys.argv[1] + "/**/*.parquet", recursive=True)):
+    table = pq.read_table(path)
+    types[path[len(sys.argv[1]) + 1:]] = {f.name: str(f.type) for f in table.schema}
+pprrvu = pq.read_table(sys.argv[1] + "/releases/RVU26A/pprrvu.parquet")
+types["99213 rows"] = pc.sum(pc.equal(pprrvu["hcpcs"], "99213")).as_py()
+print(json.dumps(types))
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(out)
+        .output()
+        .expect("python3 runs (install Python 3 and `python3 -m pip install pyarrow`)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let types: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(types["99213 rows"], 2, "non-QPP and QPP");
+    let files: Vec<&String> = types.keys().filter(|k| k.ends_with(".parquet")).collect();
+    assert!(files.len() >= 2 * 6 + 4, "{files:?}");
+    for file in files {
+        let columns = types[file].as_object().unwrap();
+        for (column, ty) in columns {
+            let ty = ty.as_str().unwrap();
+            assert!(
+                ty == "string" || ty == "bool" || ty == "double" || ty.starts_with("decimal128("),
+                "{file} {column}: {ty}"
+            );
+        }
+    }
+    let pprrvu = types["releases/RVU26A/pprrvu.parquet"].as_object().unwrap();
+    assert_eq!(pprrvu["hcpcs"], "string");
+    assert_eq!(pprrvu["work_rvu"], "decimal128(8, 2)");
+    assert_eq!(pprrvu["conversion_factor"], "decimal128(10, 4)");
+    assert_eq!(pprrvu["nonfacility_na"], "bool");
+    let gpci = types["releases/RVU26A/gpci.parquet"].as_object().unwrap();
+    assert_eq!(gpci["pw_gpci"], "decimal128(6, 3)");
+}
