@@ -337,7 +337,9 @@ fn the_html_report_opens_in_headless_chromium() {
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
-        .expect("headless Chromium is needed (Debian package `chromium`; .ci/run installs it)");
+        .expect(
+            "headless Chromium is needed: `apt-get install chromium` (scripts/test installs it)",
+        );
     let d = real_diff("RVU25A", "RVU25D");
     let (a, b) = (common::normalized("RVU25A"), common::normalized("RVU25D"));
     let out = tempfile::tempdir().unwrap();

@@ -140,7 +140,7 @@ fn the_datapackage_passes_frictionless() {
         .args(["validate", "--json", "datapackage.json"])
         .current_dir(&release)
         .output()
-        .expect("the `frictionless` Python package is needed (.ci/run installs it with pip)");
+        .expect("the Frictionless validator is needed: `python3 -m pip install frictionless` (scripts/test installs it)");
     let report: serde_json::Value = serde_json::from_slice(&result.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&result.stdout)));
     assert_eq!(

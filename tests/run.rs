@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/demo.toml")
@@ -393,25 +393,73 @@ fn an_output_folder_that_cannot_be_written_is_one_error_line_and_exit_2() {
     assert!(stderr.contains(&out.display().to_string()), "{stderr}");
 }
 
+/// Whether this process can write through permission bits (root can, as CI runs).
+fn writes_through_permissions() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let probe = work.path().join("probe");
+    fs::create_dir(&probe).unwrap();
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o555)).unwrap();
+    let writes = fs::write(probe.join("x"), "x").is_ok();
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o755)).unwrap();
+    writes
+}
+
+fn assert_refused_as_not_writable(output: &Output) {
+    assert_code(output, 2);
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not writable"), "{stderr}");
+}
+
 #[test]
 fn a_read_only_output_folder_is_refused_with_exit_2() {
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("read-only");
     fs::create_dir_all(&out).unwrap();
-    fs::set_permissions(&out, fs::Permissions::from_mode(0o555)).unwrap();
-    let output = run(&demo(), &out, &[]);
-    // Root writes through permission bits; then the run simply succeeds.
-    let root_can_write = fs::write(out.join("probe"), "x").is_ok();
-    fs::set_permissions(&out, fs::Permissions::from_mode(0o755)).unwrap();
-    if root_can_write {
-        assert_code(&output, 0);
+    if !writes_through_permissions() {
+        fs::set_permissions(&out, fs::Permissions::from_mode(0o555)).unwrap();
+        let output = run(&demo(), &out, &[]);
+        fs::set_permissions(&out, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_refused_as_not_writable(&output);
         return;
     }
-    assert_code(&output, 2);
-    let stderr = text(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("not writable"), "{stderr}");
+    // Root writes through permission bits, so the folder is made read-only for real: a
+    // read-only bind mount of it, in a mount namespace of the run's own.
+    let rvu = assert_cmd::cargo::cargo_bin("rvu");
+    let output = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            r#"mount --bind -o ro "$1" "$1" && shift && exec "$@""#,
+            "sh",
+        ])
+        .arg(&out)
+        .arg(&rvu)
+        .arg("run")
+        .arg(demo())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert_refused_as_not_writable(&output);
+    assert_eq!(
+        fs::read_dir(&out).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn an_output_folder_under_a_regular_file_is_refused_with_exit_2() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("a-file");
+    fs::write(&file, "not a folder").unwrap();
+    let output = run(&demo(), &file.join("out"), &[]);
+    assert_refused_as_not_writable(&output);
+    assert_eq!(fs::read(&file).unwrap(), b"not a folder");
 }
 
 #[test]
