@@ -461,3 +461,58 @@ print(json.dumps(types))
     let gpci = types["releases/RVU26A/gpci.parquet"].as_object().unwrap();
     assert_eq!(gpci["pw_gpci"], "decimal128(6, 3)");
 }
+
+/// `[sink.postgres]` in a pipeline definition: the run ends with the database up to date,
+/// and a run with nothing new leaves it as it was.
+#[test]
+fn a_pipeline_with_a_postgres_sink_ends_with_the_database_up_to_date() {
+    let server = PgServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let fixtures = common::fixtures();
+    let definition = work.path().join("with-db.toml");
+    std::fs::write(
+        &definition,
+        format!(
+            "name = \"with-db\"\noutput = \"out\"\n[source]\nkind = \"local\"\n\
+             paths = [\"{}\", \"{}\"]\n[sink.postgres]\nconnection = \"{}\"\nschema = \"pfs\"\n",
+            fixtures.join("rvu99a.zip").display(),
+            fixtures.join("rvu99b.zip").display(),
+            format!("postgres://postgres@127.0.0.1:{}/postgres", server.port),
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let output = common::rvu_command()
+            .arg("run")
+            .arg(&definition)
+            .env("PGPASSWORD", PASSWORD)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+        assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+        stdout
+    };
+    let first = run();
+    assert!(
+        first.contains("database: postgres://postgres@127.0.0.1"),
+        "{first}"
+    );
+    assert!(first.contains("2 release(s) loaded"), "{first}");
+    assert_eq!(
+        server.sql("SELECT string_agg(release_id, ',' ORDER BY 1) FROM pfs.releases"),
+        "RVU99A,RVU99B"
+    );
+    let rows = read_parquet(&work.path().join("out/releases/RVU99B/pprrvu.parquet")).height();
+    assert_eq!(
+        server.sql("SELECT count(*) FROM pfs.pprrvu WHERE release_id = 'RVU99B'"),
+        rows.to_string()
+    );
+    let second = run();
+    assert!(
+        second.contains("0 release(s) loaded, 2 already there"),
+        "{second}"
+    );
+}

@@ -183,5 +183,20 @@ fn write_summary(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
     if let Some(report) = &s.latest_change_report {
         writeln!(out, "change report: {}", report.display())?;
     }
+    if let Some(db) = &s.database {
+        let loaded = db
+            .releases
+            .iter()
+            .filter(|r| r.action != "unchanged")
+            .count();
+        writeln!(
+            out,
+            "database: {} schema {}: {loaded} release(s) loaded, {} already there, history {}",
+            db.target,
+            db.schema,
+            db.releases.len() - loaded,
+            db.history
+        )?;
+    }
     Ok(())
 }

@@ -31,6 +31,32 @@ pub struct Definition {
     pub validation: Validation,
     #[serde(default)]
     pub reports: Reports,
+    /// Where published releases go next (a database), after every release is published.
+    #[serde(default)]
+    pub sink: Sinks,
+}
+
+/// The optional sinks a run ends with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sinks {
+    pub postgres: Option<PostgresSink>,
+}
+
+/// `[sink.postgres]`: `rvu load` after publishing, so the database is up to date when the
+/// run ends. Leave the password out of the file: it is taken from `PGPASSWORD`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSink {
+    /// A `postgres://` URL or `key=value` pairs; `DATABASE_URL` / `PG*` when left out.
+    #[serde(default)]
+    pub connection: Option<String>,
+    #[serde(default = "default_schema")]
+    pub schema: String,
+}
+
+fn default_schema() -> String {
+    "rvu".into()
 }
 
 /// Where releases come from.

@@ -119,6 +119,9 @@ pub struct Summary {
     pub plan: Vec<Planned>,
     /// The newest change report written or already in place.
     pub latest_change_report: Option<PathBuf>,
+    /// What `[sink.postgres]` loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<crate::sink::postgres::LoadReport>,
     pub stage_ms: BTreeMap<Stage, f64>,
     pub elapsed_ms: f64,
     pub exit_code: u8,
@@ -342,10 +345,30 @@ pub fn run(def: &Definition, opts: &RunOptions, progress: &dyn Fn(Progress)) -> 
         let clock = Instant::now();
         crate::history::ensure_current(&output, base.cpt_descriptions)?;
         timings.add(Stage::History, clock.elapsed());
+        if let Some(sink) = &def.sink.postgres {
+            summary.database = Some(load_into_postgres(sink, &output)?);
+        }
     }
     summary.latest_change_report = latest_change_report(&output);
     summary.finish(started, &timings);
     Ok(summary)
+}
+
+/// `[sink.postgres]`: every published release and the history into the database (those
+/// already there are left alone).
+fn load_into_postgres(
+    sink: &definition::PostgresSink,
+    output: &Path,
+) -> Result<crate::sink::postgres::LoadReport> {
+    let target = crate::sink::postgres::Target::new(sink.connection.as_deref(), &sink.schema)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Database {
+            target: target.shown().to_string(),
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime.block_on(crate::sink::postgres::load(&target, output, &[], false))
 }
 
 /// What the progress display is told.
