@@ -14,9 +14,10 @@ run PIPELINE="pipelines/cms-pfs.toml":
 validate-release URL_OR_ZIP OUTPUT="output":
     cargo run --release -- validate {{URL_OR_ZIP}} --against-latest --output {{OUTPUT}} --markdown validation.md --junit validation.junit.xml
 
-# The test suite, as CI runs it (needs ../shared/cms-samples)
+# The test suite, as CI runs it: installs what the tests need, then cargo test
+# (needs ../shared/cms-samples)
 test:
-    cargo test --locked
+    scripts/test
 
 # Formatting and lints, as CI checks them
 lint:
@@ -26,6 +27,10 @@ lint:
 # Parse and ingest timings over the real RVU25A release (release build)
 bench:
     cargo bench --bench ingest
+
+# `rvu load` of RVU26A into a PostgreSQL server the benchmark starts, and the no-op re-load
+bench-load:
+    cargo bench --bench load
 
 # Exit code 1 is expected: UNKNOWN-1 does not say which release it is and is quarantined.
 # `rvu run` over every real sample release (wall time, peak memory), then a no-op re-run

@@ -1,6 +1,7 @@
 //! A real PostgreSQL server for a test: `initdb` on a temporary data directory, started with
 //! `pg_ctl` on a free loopback port, stopped (immediately) when dropped. The server refuses to
 //! run as root, so as root (CI) it runs as the `postgres` system user.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
