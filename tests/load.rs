@@ -474,10 +474,11 @@ fn a_pipeline_with_a_postgres_sink_ends_with_the_database_up_to_date() {
         &definition,
         format!(
             "name = \"with-db\"\noutput = \"out\"\n[source]\nkind = \"local\"\n\
-             paths = [\"{}\", \"{}\"]\n[sink.postgres]\nconnection = \"{}\"\nschema = \"pfs\"\n",
+             paths = [\"{}\", \"{}\"]\n[sink.postgres]\n\
+             connection = \"postgres://postgres@127.0.0.1:{}/postgres\"\nschema = \"pfs\"\n",
             fixtures.join("rvu99a.zip").display(),
             fixtures.join("rvu99b.zip").display(),
-            format!("postgres://postgres@127.0.0.1:{}/postgres", server.port),
+            server.port,
         ),
     )
     .unwrap();
