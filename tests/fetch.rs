@@ -308,6 +308,7 @@ async fn releases(server: &Server) -> Vec<DiscoveredRelease> {
     discover(&parse_location(&server.url(INDEX)).unwrap(), &quick())
         .await
         .unwrap()
+        .releases
 }
 
 /// Fetches one discovered release into `out` and returns its outcome.
@@ -630,7 +631,7 @@ async fn local_files_work_wherever_a_url_does() {
     )
     .unwrap();
     let index = parse_location(dir.path().join("index.html").to_str().unwrap()).unwrap();
-    let found = discover(&index, &quick()).await.unwrap();
+    let found = discover(&index, &quick()).await.unwrap().releases;
     assert_eq!(found.len(), 1);
     let out = tempfile::tempdir().unwrap();
     let outcome = &fetch_all(&found, out.path(), &quick(), false)
@@ -835,4 +836,256 @@ async fn rvu_run_downloads_publishes_and_then_only_asks_if_anything_changed() {
     let asked = server.requests("/files/zip/rvu99b.zip");
     assert_eq!(asked.len(), 2);
     assert_eq!(asked[1].status, 304, "{asked:?}");
+}
+
+/// A paged index, newest first, two releases a page (Drupal's pager markup): page 0 holds
+/// RVU99B and RVU99A, page 1 RVU98D and RVU98C, page 2 RVU98B and RVU98A. Page 0 links page 1
+/// relatively with `&amp;`, page 1 links page 2 absolutely, and each links back to page 0
+/// (the loop a real pager has: "first", "previous"). `last` is what page 2 links next.
+fn paged_site(server: &Server, last: &str) {
+    let pager = |links: &[(&str, &str)]| -> String {
+        let items: Vec<String> = links
+            .iter()
+            .map(|(href, rel)| {
+                format!(
+                    r#"<li class="pager__item pager__item--{rel}"><a href="{href}" rel="{rel}">{rel}</a></li>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<nav class="pager"><ul class="pager__items">{}</ul></nav>"#,
+            items.join("")
+        )
+    };
+    let releases = |ids: &[&str]| -> String {
+        ids.iter()
+            .map(|id| {
+                format!(
+                    r#"<li><a href="{INDEX}/{}">{id}</a></li>"#,
+                    id.to_lowercase()
+                )
+            })
+            .collect()
+    };
+    server.page(
+        INDEX,
+        &format!(
+            "<ul>{}</ul>{}<a href=\"http://example.invalid{INDEX}?page=7\" rel=\"next\">mirror</a>",
+            releases(&["RVU99B", "RVU99A"]),
+            pager(&[("?page=1&amp;items_per_page=2", "next")])
+        ),
+    );
+    server.page(
+        &format!("{INDEX}?page=1&items_per_page=2"),
+        &format!(
+            "<ul>{}</ul>{}",
+            releases(&["RVU98D", "RVU98C"]),
+            pager(&[
+                ("?page=0", "first"),
+                ("?page=0", "prev"),
+                (&server.url(&format!("{INDEX}?page=2")), "next"),
+            ])
+        ),
+    );
+    server.page(
+        &format!("{INDEX}?page=2"),
+        &format!(
+            "<ul>{}</ul>{}",
+            releases(&["RVU98B", "RVU98A"]),
+            pager(&[("?page=0", "first"), (last, "next")])
+        ),
+    );
+    for id in ["rvu99b", "rvu99a", "rvu98d", "rvu98c", "rvu98b", "rvu98a"] {
+        let zip = if id.starts_with("rvu99") {
+            format!("/files/zip/{id}.zip")
+        } else {
+            "/files/zip/gone.zip".to_string()
+        };
+        server.page(
+            &format!("{INDEX}/{id}"),
+            &format!(r#"<a href="{zip}">ZIP</a>"#),
+        );
+    }
+    server.route(
+        "/files/zip/rvu99a.zip",
+        fixture_zip("rvu99a.zip"),
+        Behavior::Normal,
+    );
+    server.route(
+        "/files/zip/rvu99b.zip",
+        fixture_zip("rvu99b.zip"),
+        Behavior::Normal,
+    );
+}
+
+fn index_requests(server: &Server) -> Vec<String> {
+    let state = server.state.lock().unwrap();
+    state
+        .log
+        .iter()
+        .filter(|r| r.path.starts_with(INDEX) && !r.path[INDEX.len()..].starts_with('/'))
+        .map(|r| r.path[INDEX.len()..].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_reads_every_page_of_a_paged_index_once() {
+    let server = Server::start().await;
+    paged_site(&server, "?page=0");
+    let found = discover(&parse_location(&server.url(INDEX)).unwrap(), &quick())
+        .await
+        .unwrap();
+    let ids: Vec<String> = found.releases.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        ["RVU98A", "RVU98B", "RVU98C", "RVU98D", "RVU99A", "RVU99B"]
+    );
+    assert_eq!(found.index_pages, 3);
+    // Each page once, in pager order; page 2's link back to page 0 (the index) is not read
+    // again, and the pager link to another host is never followed.
+    assert_eq!(
+        index_requests(&server),
+        ["", "?page=1&items_per_page=2", "?page=2"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pager_that_never_ends_stops_at_the_first_page_that_adds_nothing() {
+    let server = Server::start().await;
+    paged_site(&server, "?page=3");
+    for n in 3..6 {
+        server.page(
+            &format!("{INDEX}?page={n}"),
+            &format!(
+                r#"<p>No results</p><a href="?page={}" rel="next">next</a>"#,
+                n + 1
+            ),
+        );
+    }
+    let found = discover(&parse_location(&server.url(INDEX)).unwrap(), &quick())
+        .await
+        .unwrap();
+    assert_eq!(found.releases.len(), 6);
+    assert_eq!(found.index_pages, 4);
+    assert_eq!(
+        index_requests(&server),
+        ["", "?page=1&items_per_page=2", "?page=2", "?page=3"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pager_that_keeps_adding_releases_is_read_to_the_bound_only() {
+    let server = Server::start().await;
+    // 150 pages, each with one release of its own (RVU00A, RVU00B, ...).
+    let id = |n: usize| format!("rvu{:02}{}", n / 4, ['a', 'b', 'c', 'd'][n % 4]);
+    for n in 0..150 {
+        let path = if n == 0 {
+            INDEX.to_string()
+        } else {
+            format!("{INDEX}?page={n}")
+        };
+        server.page(
+            &path,
+            &format!(
+                r#"<a href="{INDEX}/{}">release</a><a href="?page={}" rel="next">next</a>"#,
+                id(n),
+                n + 1
+            ),
+        );
+        server.page(&format!("{INDEX}/{}", id(n)), "<p>no zip yet</p>");
+    }
+    let found = discover(&parse_location(&server.url(INDEX)).unwrap(), &quick())
+        .await
+        .unwrap();
+    assert_eq!(
+        found.index_pages,
+        rvu_pipeline::stages::discover::MAX_INDEX_PAGES
+    );
+    assert_eq!(found.releases.len(), 100);
+    assert_eq!(index_requests(&server).len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_reads_every_index_page_and_names_a_release_it_cannot_find() {
+    let server = Server::start().await;
+    paged_site(&server, "?page=0");
+    let index = server.url(INDEX);
+    let out = tempfile::tempdir().unwrap();
+    let out_path = out.path().to_path_buf();
+    let definition = out.path().join("site.toml");
+    std::fs::write(
+        &definition,
+        format!(
+            "name = \"site\"\noutput = \"out\"\n[source]\nkind = \"cms-index\"\n\
+             index_url = \"{index}\"\n[source.http]\ntimeout_secs = 2\nretries = 1\n\
+             backoff_ms = 10\n"
+        ),
+    )
+    .unwrap();
+    let (listing, fetched, unknown, run) = tokio::task::spawn_blocking(move || {
+        let rvu = |args: &[&str]| {
+            let output = assert_cmd::Command::cargo_bin("rvu")
+                .unwrap()
+                .args(args)
+                .output()
+                .unwrap();
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        };
+        let o = out_path.join("out").display().to_string();
+        let d = definition.display().to_string();
+        (
+            rvu(&["releases", "--index-url", &index, "--json"]),
+            rvu(&[
+                "fetch",
+                "--since",
+                "RVU99A",
+                "--index-url",
+                &index,
+                "--output",
+                &o,
+            ]),
+            rvu(&["fetch", "RVU19A", "--index-url", &index, "--output", &o]),
+            rvu(&["run", &d, "--only", "RVU19A"]),
+        )
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(listing.0, Some(0), "{listing:?}");
+    let json: serde_json::Value = serde_json::from_str(&listing.1).unwrap();
+    assert_eq!(json["index_pages"], 3);
+    let ids: Vec<&str> = json["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["RVU98A", "RVU98B", "RVU98C", "RVU98D", "RVU99A", "RVU99B"]
+    );
+
+    // --since fetches exactly the selected releases (on the first page here).
+    assert_eq!(fetched.0, Some(0), "{fetched:?}");
+    assert!(fetched.1.contains("2 new, 0 new versions"), "{}", fetched.1);
+    let fetched_zips: Vec<String> = server
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|r| r.path.ends_with(".zip"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(fetched_zips.len(), 2, "{fetched_zips:?}");
+
+    // A release no page lists: named, exit 1.
+    assert_eq!(unknown.0, Some(1), "{unknown:?}");
+    assert!(unknown.2.contains("RVU19A"), "{}", unknown.2);
+    assert_eq!(run.0, Some(1), "{run:?}");
+    assert!(run.2.contains("RVU19A"), "{}", run.2);
 }

@@ -40,8 +40,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let index = http::parse_location(&args.net.index_url)?;
     let options = args.net.options();
     let runtime = runtime()?;
-    let discovered = runtime.block_on(discover::discover(&index, &options))?;
-    let selected = select(&discovered, &args.ids, args.since)?;
+    let discovered = runtime
+        .block_on(discover::discover(&index, &options))?
+        .releases;
+    let found: Vec<ReleaseId> = discovered.iter().map(|r| r.id).collect();
+    let unmet = discover::unmet(&found, args.since, &args.ids);
+    for warning in &unmet.warnings {
+        tracing::warn!("{warning} on the index pages (see `rvu releases`)");
+    }
+    let selected = select(&discovered, &args.ids, args.since);
     let show_progress = !args.json && std::io::stderr().is_terminal();
     let outcomes = runtime.block_on(fetch::fetch_all(
         &selected,
@@ -60,36 +67,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let failed = outcomes
         .iter()
         .any(|o| matches!(o.status, Status::Failed { .. }));
-    Ok(if failed {
+    Ok(if failed || !unmet.missing.is_empty() {
         ExitCode::from(EXIT_DATA)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-/// The releases asked for; naming one that the pages do not list is an error.
+/// The releases asked for (those the pages list; the others are warned about).
 fn select(
     discovered: &[DiscoveredRelease],
     ids: &[ReleaseId],
     since: Option<ReleaseId>,
-) -> anyhow::Result<Vec<DiscoveredRelease>> {
-    let unknown: Vec<String> = ids
-        .iter()
-        .filter(|id| !discovered.iter().any(|r| r.id == **id))
-        .map(ToString::to_string)
-        .collect();
-    if !unknown.is_empty() {
-        anyhow::bail!(
-            "not on the release pages: {} (see `rvu releases`)",
-            unknown.join(", ")
-        );
-    }
-    Ok(discovered
+) -> Vec<DiscoveredRelease> {
+    discovered
         .iter()
         .filter(|r| ids.is_empty() || ids.contains(&r.id))
         .filter(|r| since.is_none_or(|s| r.id >= s))
         .cloned()
-        .collect())
+        .collect()
 }
 
 fn write_outcomes(out: &mut impl Write, outcomes: &[Outcome]) -> std::io::Result<()> {

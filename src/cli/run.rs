@@ -183,6 +183,9 @@ fn write_summary(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
     if let Some(report) = &s.latest_change_report {
         writeln!(out, "change report: {}", report.display())?;
     }
+    for warning in &s.unmet.warnings {
+        writeln!(out, "  NOT FOUND   {warning}")?;
+    }
     if let Some(db) = &s.database {
         let loaded = db
             .releases

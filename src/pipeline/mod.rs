@@ -107,6 +107,9 @@ pub struct Summary {
     pub dry_run: bool,
     /// Releases the source offers, and those the selection takes.
     pub found: usize,
+    /// What the selection asks for that the source does not offer (`--only` ids that are
+    /// missing make the exit code 1).
+    pub unmet: discover::Unmet,
     pub selected: usize,
     /// Release versions not done before this run.
     pub new: usize,
@@ -178,7 +181,7 @@ impl Summary {
         self.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.exit_code = if !self.failed.is_empty() {
             crate::cli::EXIT_USAGE
-        } else if !self.quarantined.is_empty() {
+        } else if !self.quarantined.is_empty() || !self.unmet.missing.is_empty() {
             crate::cli::EXIT_DATA
         } else {
             crate::cli::EXIT_OK
@@ -243,6 +246,11 @@ pub fn run(def: &Definition, opts: &RunOptions, progress: &dyn Fn(Progress)) -> 
     timings.add(Stage::Discover, clock.elapsed());
     failpoint::hit(Stage::Discover.name(), None);
     summary.found = found.len();
+    let ids: Vec<ReleaseId> = found.iter().filter_map(|c| c.id).collect();
+    summary.unmet = discover::unmet(&ids, since, &only);
+    for warning in &summary.unmet.warnings {
+        tracing::warn!("{warning} in the source");
+    }
     let mut candidates: Vec<Candidate> = found
         .into_iter()
         .filter(|c| c.id.is_none_or(|id| release::selected(id, since, &only)))
@@ -681,6 +689,7 @@ fn discover_candidates(source: &Source) -> Result<Vec<Candidate>> {
                 })?;
             let found = runtime.block_on(discover::discover(&index, &http.options()))?;
             Ok(found
+                .releases
                 .into_iter()
                 .map(|r| Candidate {
                     label: r.id.to_string(),

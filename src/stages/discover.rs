@@ -67,20 +67,127 @@ fn is_zip_link(url: &Url) -> bool {
     url.path().to_ascii_lowercase().ends_with(".zip")
 }
 
-/// Reads the index page and every release page it links; fails when the index holds no
-/// release links (the page changed, or is not the page we think).
-pub async fn discover(index: &Url, options: &HttpOptions) -> Result<Vec<DiscoveredRelease>> {
+/// What discovery found: the releases, and how many index pages it read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Discovery {
+    pub index_pages: usize,
+    pub releases: Vec<DiscoveredRelease>,
+}
+
+/// At most this many index pages are read (CMS's index has a handful).
+pub const MAX_INDEX_PAGES: usize = 100;
+
+static ANCHOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<a\b[^>]*>").expect("a valid pattern"));
+static REL_NEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\brel\s*=\s*(?:"[^"]*\bnext\b[^"]*"|'[^']*\bnext\b[^']*'|next\b)"#)
+        .expect("a valid pattern")
+});
+
+/// The index's further pages that a page links: links to the index's own path with a `page`
+/// query parameter (Drupal's pager: `?page=1`), and `rel="next"` links. Pager links to
+/// another host are left out (and logged): discovery never leaves the site.
+pub fn pager_links(index: &Url, page: &Url, html: &str) -> Vec<Url> {
+    let same_path =
+        |url: &Url| url.path().trim_end_matches('/') == index.path().trim_end_matches('/');
+    let has_page = |url: &Url| url.query_pairs().any(|(k, _)| k == "page");
+    let mut out = Vec::new();
+    for tag in ANCHOR.find_iter(html) {
+        let tag = tag.as_str();
+        let Some(url) = links(page, tag).into_iter().next() else {
+            continue;
+        };
+        let is_next = REL_NEXT.is_match(tag);
+        if !(is_next || (same_path(&url) && has_page(&url))) {
+            continue;
+        }
+        if url.host_str() != index.host_str() || url.scheme() != index.scheme() {
+            tracing::warn!("ignoring an index pager link to another site: {url}");
+            continue;
+        }
+        let url = canonical_page(url);
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    out
+}
+
+/// A pager URL as one page: no fragment, and `page=0` is the index itself.
+fn canonical_page(mut url: Url) -> Url {
+    url.set_fragment(None);
+    if !url.query_pairs().any(|(k, v)| k == "page" && v == "0") {
+        return url;
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, v)| !(k == "page" && v == "0"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url
+}
+
+/// The pager's page number (0 for the index itself; unnumbered `rel="next"` pages last).
+fn page_number(url: &Url) -> u64 {
+    match url.query_pairs().find(|(k, _)| k == "page") {
+        Some((_, v)) => v.parse().unwrap_or(u64::MAX),
+        None => 0,
+    }
+}
+
+/// Reads the index (every page of it: its pager is followed until a page adds no new
+/// release) and every release page it links; fails when the index holds no release links
+/// (the page changed, or is not the page we think).
+pub async fn discover(index: &Url, options: &HttpOptions) -> Result<Discovery> {
     let client = http::client(options)?;
-    let html = http::get_text(&client, options, index).await?;
     let mut pages: BTreeMap<ReleaseId, Vec<Url>> = BTreeMap::new();
-    for link in links(index, &html) {
-        if let Some(id) = release_of_page(&link) {
-            let known = pages.entry(id).or_default();
-            if !known.contains(&link) {
-                known.push(link);
+    let mut queue: Vec<Url> = vec![index.clone()];
+    let mut seen: Vec<Url> = vec![canonical_page(index.clone())];
+    let mut index_pages = 0;
+    // Pages in pager order, whatever order the links came in ("first", "previous", 1, 2...).
+    while let Some(page) = {
+        queue.sort_by_key(|u| std::cmp::Reverse(page_number(u)));
+        queue.pop()
+    } {
+        if index_pages == MAX_INDEX_PAGES {
+            tracing::warn!(
+                "the index pager goes on past {MAX_INDEX_PAGES} pages; read the first \
+                 {MAX_INDEX_PAGES} only"
+            );
+            break;
+        }
+        let html = http::get_text(&client, options, &page).await?;
+        index_pages += 1;
+        let mut added = false;
+        for link in links(&page, &html) {
+            if let Some(id) = release_of_page(&link) {
+                let known = pages.entry(id).or_default();
+                if !known.contains(&link) {
+                    known.push(link);
+                    added = true;
+                }
+            }
+        }
+        // A page with nothing new ends the walk: the pager looped or ran past the list.
+        if !added {
+            break;
+        }
+        for next in pager_links(index, &page, &html) {
+            if !seen.contains(&next) {
+                seen.push(next.clone());
+                queue.push(next);
             }
         }
     }
+    tracing::info!(
+        "read {index_pages} index page(s), {} release(s)",
+        pages.len()
+    );
     if pages.is_empty() {
         return Err(Error::Fetch {
             url: index.to_string(),
@@ -122,7 +229,43 @@ pub async fn discover(index: &Url, options: &HttpOptions) -> Result<Vec<Discover
         }
         entry.zip_urls = dedup(entry.zip_urls.drain(..).chain(zips));
     }
-    Ok(found.into_values().collect())
+    Ok(Discovery {
+        index_pages,
+        releases: found.into_values().collect(),
+    })
+}
+
+/// What a selection asks for that the found releases cannot give: `only` ids that are not
+/// there, and a `since` that is not there or older than the oldest release found. Each is a
+/// sentence naming what is missing.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Unmet {
+    pub missing: Vec<ReleaseId>,
+    pub warnings: Vec<String>,
+}
+
+pub fn unmet(found: &[ReleaseId], since: Option<ReleaseId>, only: &[ReleaseId]) -> Unmet {
+    let mut unmet = Unmet::default();
+    for id in only.iter().filter(|id| !found.contains(id)) {
+        unmet.missing.push(*id);
+        unmet
+            .warnings
+            .push(format!("{id} is not among the releases found"));
+    }
+    if let Some(since) = since {
+        let oldest = found.iter().min();
+        match oldest {
+            Some(oldest) if since < *oldest => unmet.warnings.push(format!(
+                "since {since}: the oldest release found is {oldest}, so nothing before it \
+                 is selected"
+            )),
+            _ if !found.contains(&since) => unmet.warnings.push(format!(
+                "since {since}: {since} itself is not among the releases found"
+            )),
+            _ => {}
+        }
+    }
+    unmet
 }
 
 fn dedup(urls: impl IntoIterator<Item = Url>) -> Vec<Url> {
@@ -154,6 +297,46 @@ mod tests {
                 "https://www.cms.gov/files/zip/rvu25a-updated-01/10/2025.zip",
                 "https://www.cms.gov/medicare/pfs/rvu25b",
                 "https://www.cms.gov/a?x=1&y=2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_selection_the_releases_cannot_meet_is_named() {
+        let id = |s: &str| s.parse::<ReleaseId>().unwrap();
+        let found = [id("RVU24A"), id("RVU24B"), id("RVU25A")];
+        let unmet = unmet(&found, Some(id("RVU20A")), &[id("RVU19A"), id("RVU24B")]);
+        assert_eq!(unmet.missing, [id("RVU19A")]);
+        assert_eq!(unmet.warnings.len(), 2, "{:?}", unmet.warnings);
+        assert!(unmet.warnings[0].contains("RVU19A"));
+        assert!(unmet.warnings[1].contains("RVU20A") && unmet.warnings[1].contains("RVU24A"));
+        let gap = super::unmet(&found, Some(id("RVU24C")), &[]);
+        assert!(gap.missing.is_empty());
+        assert!(gap.warnings[0].contains("RVU24C"), "{:?}", gap.warnings);
+        assert_eq!(
+            super::unmet(&found, Some(id("RVU24B")), &[]),
+            Unmet::default()
+        );
+    }
+
+    #[test]
+    fn pager_links_are_the_index_pages_on_the_same_site() {
+        let index = Url::parse("https://www.cms.gov/x/pfs-relative-value-files").unwrap();
+        let html = r#"<a href="?page=2&amp;items_per_page=50">3</a>
+            <a href="https://www.cms.gov/x/pfs-relative-value-files?page=0">first</a>
+            <a href="/x/pfs-relative-value-files/rvu25a">RVU25A</a>
+            <a href="/elsewhere" rel="next">next</a>
+            <a href="https://mirror.example/x/pfs-relative-value-files?page=1">mirror</a>"#;
+        let found: Vec<String> = pager_links(&index, &index, html)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "https://www.cms.gov/x/pfs-relative-value-files?page=2&items_per_page=50",
+                "https://www.cms.gov/x/pfs-relative-value-files",
+                "https://www.cms.gov/elsewhere",
             ]
         );
     }
