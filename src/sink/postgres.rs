@@ -18,7 +18,7 @@ use polars::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config, NoTls, Transaction};
+use tokio_postgres::{Client, Config, GenericClient, NoTls, Transaction};
 
 use crate::catalog::{ReleaseId, effective_from};
 use crate::error::{Error, Result};
@@ -350,6 +350,20 @@ pub async fn load(
             .await
             .map_err(|e| target.db_error("starting a transaction", e))?;
         lock(&tx, target).await?;
+        // Another load may have done this release while this one waited for the lock.
+        if loaded_releases(&tx, target).await?.get(release.id.to_string().as_str())
+            == Some(&(release.revision, release.fingerprint.clone()))
+            && !(i + 1 == count && history_due)
+        {
+            report.push(ReleaseLoad {
+                release_id: release.id.to_string(),
+                revision: release.revision,
+                action: "unchanged".into(),
+                rows: BTreeMap::new(),
+                seconds: 0.0,
+            });
+            continue;
+        }
         let mut rows = load_release(&tx, target, &release).await?;
         // The history and `codes` describe the newest release, so they change with it.
         if i + 1 == count && history_due {
@@ -551,7 +565,7 @@ async fn lock(tx: &Transaction<'_>, target: &Target) -> Result<()> {
 }
 
 async fn loaded_releases(
-    client: &Client,
+    client: &impl GenericClient,
     target: &Target,
 ) -> Result<BTreeMap<String, (u32, String)>> {
     let rows = client
