@@ -351,7 +351,9 @@ pub async fn load(
             .map_err(|e| target.db_error("starting a transaction", e))?;
         lock(&tx, target).await?;
         // Another load may have done this release while this one waited for the lock.
-        if loaded_releases(&tx, target).await?.get(release.id.to_string().as_str())
+        if loaded_releases(&tx, target)
+            .await?
+            .get(release.id.to_string().as_str())
             == Some(&(release.revision, release.fingerprint.clone()))
             && !(i + 1 == count && history_due)
         {
@@ -617,8 +619,9 @@ async fn load_release(
         }
         let frame = read_parquet(&path)?;
         let extra = [("revision", release.revision as i64)];
-        ensure_table(tx, target, dataset, &frame, &extra).await?;
+        let keys = ensure_table(tx, target, dataset, &frame, &extra).await?;
         let n = copy_frame(tx, target, dataset.table, &path, &frame, &extra).await?;
+        add_keys(tx, target, dataset.table, keys).await?;
         rows.insert(dataset.table.to_string(), n);
     }
     tx.execute(
@@ -665,8 +668,9 @@ async fn load_history(
             continue;
         }
         let frame = read_parquet(&path)?;
-        ensure_table(tx, target, dataset, &frame, &[]).await?;
+        let keys = ensure_table(tx, target, dataset, &frame, &[]).await?;
         let n = copy_frame(tx, target, dataset.table, &path, &frame, &[]).await?;
+        add_keys(tx, target, dataset.table, keys).await?;
         rows.insert(dataset.table.to_string(), n);
     }
     if let Some(fingerprint) = fingerprint {
@@ -735,14 +739,16 @@ fn text_column_type(name: &str) -> String {
 }
 
 /// Creates the table for a dataset from its file's columns (plus `extra`, after
-/// `release_id`), or adds the columns a newer file has; then its key and indexes.
+/// `release_id`), or adds the columns a newer file has. A new table's key and indexes are
+/// returned as SQL to run after its first COPY: building an index once is several times
+/// faster than keeping it up to date row by row.
 async fn ensure_table(
     tx: &Transaction<'_>,
     target: &Target,
     dataset: &Dataset,
     frame: &DataFrame,
     extra: &[(&str, i64)],
-) -> Result<()> {
+) -> Result<Option<String>> {
     let s = &target.schema;
     let t = dataset.table;
     let columns = table_columns(frame, extra);
@@ -770,18 +776,22 @@ async fn ensure_table(
                 format!("\"{name}\" {ty}{not_null}")
             })
             .collect();
-        let mut sql = format!("CREATE TABLE \"{s}\".\"{t}\" ({}", body.join(", "));
+        let sql = format!("CREATE TABLE \"{s}\".\"{t}\" ({})", body.join(", "));
+        tx.batch_execute(&sql).await.map_err(fail)?;
+        let mut keys = String::new();
         if !dataset.key.is_empty() {
-            sql.push_str(&format!(", PRIMARY KEY ({})", quoted(dataset.key)));
+            keys.push_str(&format!(
+                "ALTER TABLE \"{s}\".\"{t}\" ADD PRIMARY KEY ({});",
+                quoted(dataset.key)
+            ));
         }
-        sql.push_str(");");
         for (i, index) in dataset.indexes.iter().enumerate() {
-            sql.push_str(&format!(
+            keys.push_str(&format!(
                 "CREATE INDEX \"{t}_by_{i}\" ON \"{s}\".\"{t}\" ({});",
                 quoted(index)
             ));
         }
-        tx.batch_execute(&sql).await.map_err(fail)?;
+        return Ok(Some(keys));
     } else {
         for (name, ty) in columns.iter().filter(|(n, _)| !existing.contains(n)) {
             tx.batch_execute(&format!(
@@ -791,7 +801,24 @@ async fn ensure_table(
             .map_err(fail)?;
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A new table's key and indexes, after its first rows are in (a duplicate key fails here,
+/// naming the table).
+async fn add_keys(
+    tx: &Transaction<'_>,
+    target: &Target,
+    table: &str,
+    keys: Option<String>,
+) -> Result<()> {
+    match keys {
+        Some(sql) if !sql.is_empty() => tx
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| target.db_error(&format!("indexing {table}"), e)),
+        _ => Ok(()),
+    }
 }
 
 fn quoted(columns: &[&str]) -> String {
