@@ -132,11 +132,12 @@ fn canonical_page(mut url: Url) -> Url {
     url
 }
 
-/// The pager's page number (0 for the index itself; unnumbered `rel="next"` pages last).
+/// The pager's page number; unnumbered `rel="next"` pages come last (the index itself is
+/// read before any of them).
 fn page_number(url: &Url) -> u64 {
     match url.query_pairs().find(|(k, _)| k == "page") {
         Some((_, v)) => v.parse().unwrap_or(u64::MAX),
-        None => 0,
+        None => u64::MAX,
     }
 }
 
