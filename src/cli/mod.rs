@@ -1,6 +1,7 @@
 //! The `rvu` command line: one file per command; this file only declares and dispatches.
 
 pub mod diff;
+pub mod export;
 pub mod fetch;
 pub mod fixtures;
 pub mod ingest;
@@ -47,6 +48,8 @@ pub enum Command {
     Lookup(lookup::Args),
     /// Load the published releases, payments, history and codes into PostgreSQL.
     Load(load::Args),
+    /// A published release as a file for people (`rvu export xlsx RELEASE`).
+    Export(export::Args),
     /// What changed between two releases: change data and reports in OUTPUT/changes/A..B/.
     Diff(diff::Args),
     /// Check a release against the rule catalog (exit 1 on errors).
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Lookup(args) => lookup::run(args),
         Command::Load(args) => load::run(args),
+        Command::Export(args) => export::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Fixtures(args) => fixtures::run(args),

@@ -196,11 +196,13 @@ pub struct Reports {
 pub enum ReportFormat {
     Markdown,
     Html,
+    /// `comparison.xlsx`, the workbook analysts review changes in.
+    Xlsx,
 }
 
 impl ReportFormat {
     fn all() -> Vec<ReportFormat> {
-        vec![ReportFormat::Markdown, ReportFormat::Html]
+        vec![ReportFormat::Markdown, ReportFormat::Html, ReportFormat::Xlsx]
     }
 }
 

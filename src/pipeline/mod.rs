@@ -206,6 +206,7 @@ fn release_options(
         changes: def.reports.changes,
         changes_markdown: def.reports.formats.contains(&ReportFormat::Markdown),
         changes_html: def.reports.formats.contains(&ReportFormat::Html),
+        changes_xlsx: def.reports.formats.contains(&ReportFormat::Xlsx),
         errors: def.validation.errors.clone(),
         warnings: def.validation.warnings.clone(),
         max_warnings: def.validation.max_warnings,

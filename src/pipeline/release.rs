@@ -93,6 +93,7 @@ pub struct Options {
     pub changes: bool,
     pub changes_markdown: bool,
     pub changes_html: bool,
+    pub changes_xlsx: bool,
     /// Rules made errors or warnings for this run.
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -116,6 +117,7 @@ impl Default for Options {
             changes: true,
             changes_markdown: true,
             changes_html: true,
+            changes_xlsx: true,
             errors: Vec::new(),
             warnings: Vec::new(),
             max_warnings: None,
@@ -404,6 +406,7 @@ fn report_options(options: &Options) -> changes::ReportOptions {
         cpt_descriptions: options.cpt_descriptions,
         markdown: options.changes_markdown,
         html: options.changes_html,
+        xlsx: options.changes_xlsx,
     }
 }
 

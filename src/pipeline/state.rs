@@ -48,7 +48,7 @@ pub enum RecordStatus {
 /// What decides the published bytes: the tool version and the options that change output.
 pub fn options_key(options: &Options) -> String {
     let text = format!(
-        "{} {:?} {} {} {} {} {} {} {:?} {:?} {:?}",
+        "{} {:?} {} {} {} {} {} {} {} {:?} {:?} {:?}",
         env!("CARGO_PKG_VERSION"),
         options.normalize.formats,
         options.normalize.allow_format_mismatch,
@@ -57,6 +57,7 @@ pub fn options_key(options: &Options) -> String {
         options.changes,
         options.changes_markdown,
         options.changes_html,
+        options.changes_xlsx,
         options.errors,
         options.warnings,
         options.max_warnings,

@@ -20,6 +20,8 @@ pub struct ReportOptions {
     /// Which reports for people to write beside the change data (`report.md`, `report.html`).
     pub markdown: bool,
     pub html: bool,
+    /// `comparison.xlsx`, the workbook analysts review changes in.
+    pub xlsx: bool,
 }
 
 impl Default for ReportOptions {
@@ -28,6 +30,7 @@ impl Default for ReportOptions {
             cpt_descriptions: true,
             markdown: true,
             html: true,
+            xlsx: true,
         }
     }
 }
@@ -98,6 +101,15 @@ pub fn stage(
         for (file, text) in files {
             let path = staging.join(file);
             fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        }
+        if options.xlsx {
+            super::workbook::write_comparison(
+                &staging.join("comparison.xlsx"),
+                diff,
+                from,
+                to,
+                options,
+            )?;
         }
         Ok(())
     })();

@@ -2,6 +2,7 @@
 
 pub mod changes;
 pub mod validation;
+pub mod workbook;
 
 /// Escapes text for XML and HTML.
 pub fn escape_xml(text: &str) -> String {

@@ -213,7 +213,7 @@ const DATASETS: &[Dataset] = &[
             "variant",
             "release_id",
         ],
-        indexes: &[&["mac", "locality"], &["release_id"]],
+        indexes: &[&["mac", "locality"]],
     },
     Dataset {
         table: "history_pprrvu",
@@ -617,11 +617,8 @@ async fn load_release(
         if !path.exists() {
             continue;
         }
-        let frame = read_parquet(&path)?;
         let extra = [("revision", release.revision as i64)];
-        let keys = ensure_table(tx, target, dataset, &frame, &extra).await?;
-        let n = copy_frame(tx, target, dataset.table, &path, &frame, &extra).await?;
-        add_keys(tx, target, dataset.table, keys).await?;
+        let n = load_dataset(tx, target, dataset, &path, &extra).await?;
         rows.insert(dataset.table.to_string(), n);
     }
     tx.execute(
@@ -667,10 +664,7 @@ async fn load_history(
         if !path.exists() {
             continue;
         }
-        let frame = read_parquet(&path)?;
-        let keys = ensure_table(tx, target, dataset, &frame, &[]).await?;
-        let n = copy_frame(tx, target, dataset.table, &path, &frame, &[]).await?;
-        add_keys(tx, target, dataset.table, keys).await?;
+        let n = load_dataset(tx, target, dataset, &path, &[]).await?;
         rows.insert(dataset.table.to_string(), n);
     }
     if let Some(fingerprint) = fingerprint {
@@ -689,9 +683,38 @@ async fn load_history(
     Ok(rows)
 }
 
-fn read_parquet(path: &Path) -> Result<DataFrame> {
+/// One dataset file into its table: table made or extended from its first slice, COPY, then
+/// a new table's keys. Logs where the time went (`RUST_LOG=info`).
+async fn load_dataset(
+    tx: &Transaction<'_>,
+    target: &Target,
+    dataset: &Dataset,
+    path: &Path,
+    extra: &[(&str, i64)],
+) -> Result<u64> {
+    let first = read_slice(path, 0)?;
+    let keys = ensure_table(tx, target, dataset, &first, extra).await?;
+    let clock = Instant::now();
+    let rows = copy_file(tx, target, dataset.table, path, first, extra).await?;
+    let copied = clock.elapsed();
+    let clock = Instant::now();
+    add_keys(tx, target, dataset.table, keys).await?;
+    tracing::info!(
+        table = dataset.table,
+        rows,
+        copy_ms = copied.as_millis() as u64,
+        index_ms = clock.elapsed().as_millis() as u64,
+        "loaded {}",
+        path.display()
+    );
+    Ok(rows)
+}
+
+/// Up to [`SLICE_ROWS`] rows of a Parquet file from `offset` on.
+fn read_slice(path: &Path, offset: usize) -> Result<DataFrame> {
     let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     ParquetReader::new(file)
+        .with_slice(Some((offset, SLICE_ROWS)))
         .finish()
         .map_err(|e| crate::stages::publish::polars_error(path, e))
 }
@@ -955,28 +978,27 @@ fn cells<'a>(column: &'a Column, path: &Path) -> Result<Cells<'a>> {
     })
 }
 
-/// Streams a frame into its table with COPY; returns the rows the server took.
-async fn copy_frame(
+/// Rows per slice of a Parquet file: read, encoded and sent while the server parses the slice
+/// before (a release's payments are sixteen row groups of 131,072 rows).
+const SLICE_ROWS: usize = 1 << 18;
+/// Bytes per COPY message.
+const CHUNK: usize = 1 << 20;
+
+/// Streams a dataset file into its table with COPY: a thread reads and encodes the file a
+/// slice at a time (`first` is its first slice) while this task sends what it made, so the
+/// server parses one slice while the next is read. Returns the rows the server took.
+async fn copy_file(
     tx: &Transaction<'_>,
     target: &Target,
     table: &str,
     path: &Path,
-    frame: &DataFrame,
+    first: DataFrame,
     extra: &[(&str, i64)],
 ) -> Result<u64> {
-    const CHUNK: usize = 1 << 20;
-    let names: Vec<String> = table_columns(frame, extra)
+    let names: Vec<String> = table_columns(&first, extra)
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    let mut columns = Vec::with_capacity(names.len());
-    for column in frame.columns() {
-        let after_release = column.name().as_str() == "release_id";
-        columns.push(cells(column, path)?);
-        if after_release {
-            columns.extend(extra.iter().map(|(_, v)| Cells::Constant(v.to_string())));
-        }
-    }
     let statement = format!(
         "COPY \"{}\".\"{table}\" ({}) FROM STDIN",
         target.schema,
@@ -986,26 +1008,85 @@ async fn copy_frame(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let (sender, mut chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let producer = {
+        let path = path.to_path_buf();
+        let extra: Vec<(String, i64)> = extra.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        tokio::task::spawn_blocking(move || encode_file(&path, first, &extra, &sender))
+    };
     let fail = |e| target.db_error(&format!("loading {} into {table}", path.display()), e);
     let sink = tx.copy_in(&statement).await.map_err(fail)?;
     futures_util::pin_mut!(sink);
+    while let Some(chunk) = chunks.recv().await {
+        sink.send(chunk).await.map_err(fail)?;
+    }
+    // A file that could not be read ends the COPY unfinished: the transaction rolls back.
+    producer.await.map_err(|e| Error::Output {
+        what: path.display().to_string(),
+        message: format!("the reader stopped: {e}"),
+    })??;
+    sink.as_mut().finish().await.map_err(fail)
+}
+
+/// Reads `path` a slice at a time after `first` and sends its rows as COPY text; stops early
+/// when the receiver is gone (the COPY failed).
+fn encode_file(
+    path: &Path,
+    first: DataFrame,
+    extra: &[(String, i64)],
+    sender: &tokio::sync::mpsc::Sender<bytes::Bytes>,
+) -> Result<()> {
     let mut buffer = BytesMut::with_capacity(CHUNK + 4096);
+    let mut offset = first.height();
+    let mut frame = first;
+    loop {
+        if !encode_frame(&frame, path, extra, &mut buffer, sender)? {
+            return Ok(());
+        }
+        if frame.height() < SLICE_ROWS {
+            break;
+        }
+        frame = read_slice(path, offset)?;
+        offset += frame.height();
+        if frame.height() == 0 {
+            break;
+        }
+    }
+    if !buffer.is_empty() {
+        let _ = sender.blocking_send(buffer.split().freeze());
+    }
+    Ok(())
+}
+
+/// Appends a frame's rows to `buffer`, sending each full chunk; false when nobody listens.
+fn encode_frame(
+    frame: &DataFrame,
+    path: &Path,
+    extra: &[(String, i64)],
+    buffer: &mut BytesMut,
+    sender: &tokio::sync::mpsc::Sender<bytes::Bytes>,
+) -> Result<bool> {
+    let mut columns = Vec::with_capacity(frame.width() + extra.len());
+    for column in frame.columns() {
+        let after_release = column.name().as_str() == "release_id";
+        columns.push(cells(column, path)?);
+        if after_release {
+            columns.extend(extra.iter().map(|(_, v)| Cells::Constant(v.to_string())));
+        }
+    }
     for _ in 0..frame.height() {
         for (i, cells) in columns.iter_mut().enumerate() {
             if i > 0 {
                 buffer.extend_from_slice(b"\t");
             }
-            cells.write(&mut buffer);
+            cells.write(buffer);
         }
         buffer.extend_from_slice(b"\n");
-        if buffer.len() >= CHUNK {
-            sink.send(buffer.split().freeze()).await.map_err(fail)?;
+        if buffer.len() >= CHUNK && sender.blocking_send(buffer.split().freeze()).is_err() {
+            return Ok(false);
         }
     }
-    if !buffer.is_empty() {
-        sink.send(buffer.split().freeze()).await.map_err(fail)?;
-    }
-    sink.as_mut().finish().await.map_err(fail)
+    Ok(true)
 }
 
 /// The views and functions a product reads: the release in force on a date, and the newest
