@@ -202,7 +202,11 @@ pub enum ReportFormat {
 
 impl ReportFormat {
     fn all() -> Vec<ReportFormat> {
-        vec![ReportFormat::Markdown, ReportFormat::Html, ReportFormat::Xlsx]
+        vec![
+            ReportFormat::Markdown,
+            ReportFormat::Html,
+            ReportFormat::Xlsx,
+        ]
     }
 }
 

@@ -70,7 +70,11 @@ fn text(table: &Table, r: &Record, name: &str) -> String {
 
 /// The codes of `table`'s variant `variant` (its default variant when None).
 fn codes(table: &Table, variant: Option<&str>) -> Codes {
-    let variants: BTreeSet<String> = table.rows.iter().map(|r| text(table, r, "variant")).collect();
+    let variants: BTreeSet<String> = table
+        .rows
+        .iter()
+        .map(|r| text(table, r, "variant"))
+        .collect();
     let chosen = variant
         .filter(|v| variants.contains(*v))
         .map(str::to_string)
@@ -79,7 +83,11 @@ fn codes(table: &Table, variant: Option<&str>) -> Codes {
     let columns = PprrvuColumns::of(table).ok();
     let mut by_key = BTreeMap::new();
     let mut cf = None;
-    for r in table.rows.iter().filter(|r| text(table, r, "variant") == chosen) {
+    for r in table
+        .rows
+        .iter()
+        .filter(|r| text(table, r, "variant") == chosen)
+    {
         let status = text(table, r, "status_code");
         let inputs = columns.as_ref().and_then(|c| c.rvus(table, r).ok());
         let pay = match inputs {
@@ -124,6 +132,7 @@ struct Formats {
     rvu: Format,
     rvu_changed: Format,
     gpci: Format,
+    cf: Format,
     dollars: Format,
     percent: Format,
     integer: Format,
@@ -145,6 +154,7 @@ impl Formats {
                 .set_num_format("0.00")
                 .set_background_color(changed),
             gpci: Format::new().set_num_format("0.000"),
+            cf: Format::new().set_num_format("0.0000"),
             dollars: Format::new().set_num_format("$#,##0.00;-$#,##0.00"),
             percent: Format::new().set_num_format("0.00%"),
             integer: Format::new().set_num_format("#,##0"),
@@ -200,7 +210,9 @@ fn write_table(
                     sheet.write_string(r, c, t).map_err(&fail)?;
                 }
                 Cell::Number(n, format) => {
-                    sheet.write_number_with_format(r, c, *n, format).map_err(&fail)?;
+                    sheet
+                        .write_number_with_format(r, c, *n, format)
+                        .map_err(&fail)?;
                 }
                 _ => {}
             }
@@ -215,7 +227,12 @@ fn write_table(
 }
 
 /// Column widths that fit: the header's words or the longest value, within bounds.
-fn fit_columns(sheet: &mut Worksheet, header: &[&str], rows: &[Vec<Cell>], path: &Path) -> Result<()> {
+fn fit_columns(
+    sheet: &mut Worksheet,
+    header: &[&str],
+    rows: &[Vec<Cell>],
+    path: &Path,
+) -> Result<()> {
     let fail = xlsx_error(path);
     for (c, name) in header.iter().enumerate() {
         let longest_word = name.split(' ').map(str::len).max().unwrap_or(4);
@@ -245,7 +262,11 @@ struct Comparison<'a> {
 
 impl Comparison<'_> {
     fn description(&self, key: &Key) -> String {
-        let side = self.after.by_key.get(key).or_else(|| self.before.by_key.get(key));
+        let side = self
+            .after
+            .by_key
+            .get(key)
+            .or_else(|| self.before.by_key.get(key));
         let text = side.map(|s| s.description.clone()).unwrap_or_default();
         if !is_licensed(&key.0) {
             text
@@ -257,7 +278,11 @@ impl Comparison<'_> {
     }
 
     fn keys(&self) -> BTreeSet<&Key> {
-        self.before.by_key.keys().chain(self.after.by_key.keys()).collect()
+        self.before
+            .by_key
+            .keys()
+            .chain(self.after.by_key.keys())
+            .collect()
     }
 
     /// The status a row sorts by: the new one, or the old one for a deleted code.
@@ -311,7 +336,7 @@ pub fn write_comparison(
     let created = ExcelDateTime::from_ymd(2000, 1, 1).map_err(&fail)?;
     workbook.set_properties(
         &DocProperties::new()
-            .set_title(&format!("PFS RVU comparison {}..{}", from.id, to.id))
+            .set_title(format!("PFS RVU comparison {}..{}", from.id, to.id))
             .set_creation_datetime(&created),
     );
     summary_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
@@ -332,7 +357,10 @@ fn summary_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
     let pprrvu = d.tables.get(&TableKind::Pprrvu);
     let count = |n: usize| Cell::Number(n as f64, &f.integer);
     let mut rows: Vec<Vec<Cell>> = vec![
-        vec![Cell::Text("From release".into()), Cell::Text(d.from.release_id.clone())],
+        vec![
+            Cell::Text("From release".into()),
+            Cell::Text(d.from.release_id.clone()),
+        ],
         vec![
             Cell::Text("From: released".into()),
             Cell::Text(d.from.released.clone().unwrap_or_default()),
@@ -341,7 +369,10 @@ fn summary_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
             Cell::Text("From: source".into()),
             Cell::Text(d.from.source.clone().unwrap_or_default()),
         ],
-        vec![Cell::Text("To release".into()), Cell::Text(d.to.release_id.clone())],
+        vec![
+            Cell::Text("To release".into()),
+            Cell::Text(d.to.release_id.clone()),
+        ],
         vec![
             Cell::Text("To: released".into()),
             Cell::Text(d.to.released.clone().unwrap_or_default()),
@@ -359,11 +390,14 @@ fn summary_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
         let value = |v: &Option<String>| {
             v.as_deref()
                 .and_then(|t| t.parse::<f64>().ok())
-                .map_or(Cell::Empty, |n| Cell::Number(n, &f.gpci))
+                .map_or(Cell::Empty, |n| Cell::Number(n, &f.cf))
         };
         rows.push(vec![
-            Cell::Text(format!("Conversion factor ({}): before, after", cf.variant)),
+            Cell::Text(format!("Conversion factor ({}) before", cf.variant)),
             value(&cf.before),
+        ]);
+        rows.push(vec![
+            Cell::Text(format!("Conversion factor ({}) after", cf.variant)),
             value(&cf.after),
         ]);
     }
@@ -399,10 +433,9 @@ fn summary_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
             "CPT (AMA) and CDT (ADA) descriptions are left out.".into()
         }),
     ]);
-    write_table(sheet, f, 0, &["Item", "Value", "After"], &rows, path)?;
+    write_table(sheet, f, 0, &["Item", "Value"], &rows, path)?;
     sheet.set_column_width(0, 52).map_err(&fail)?;
     sheet.set_column_width(1, 70).map_err(&fail)?;
-    sheet.set_column_width(2, 14).map_err(&fail)?;
     sheet.set_column_format(1, &f.wrap).map_err(&fail)?;
     Ok(())
 }
@@ -414,7 +447,9 @@ fn sorted_keys<'c>(c: &'c Comparison) -> Vec<&'c Key> {
 }
 
 fn payment_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path) -> Result<()> {
-    sheet.set_name("Payment comparison").map_err(xlsx_error(path))?;
+    sheet
+        .set_name("Payment comparison")
+        .map_err(xlsx_error(path))?;
     let header = [
         "HCPCS",
         "Mod",
@@ -439,7 +474,8 @@ fn payment_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
         .map(|key| {
             let b = c.before.by_key.get(key);
             let a = c.after.by_key.get(key);
-            let rvu = |s: Option<&CodeSide>, i: usize| hundredths(s.and_then(|s| s.rvus[i]), &f.rvu);
+            let rvu =
+                |s: Option<&CodeSide>, i: usize| hundredths(s.and_then(|s| s.rvus[i]), &f.rvu);
             let pay = |s: Option<&CodeSide>, i: usize| s.and_then(|s| s.pay[i]);
             let mut row = vec![
                 Cell::Text(key.0.clone()),
@@ -500,10 +536,17 @@ fn rvu_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path) ->
                 // A value that changed is shaded where both releases list the code.
                 let changed = b.is_some() && a.is_some() && before != after;
                 row.push(hundredths(before, &f.rvu));
-                row.push(hundredths(after, if changed { &f.rvu_changed } else { &f.rvu }));
+                row.push(hundredths(
+                    after,
+                    if changed { &f.rvu_changed } else { &f.rvu },
+                ));
             }
-            row.push(Cell::Text(b.map(|s| s.global_days.clone()).unwrap_or_default()));
-            row.push(Cell::Text(a.map(|s| s.global_days.clone()).unwrap_or_default()));
+            row.push(Cell::Text(
+                b.map(|s| s.global_days.clone()).unwrap_or_default(),
+            ));
+            row.push(Cell::Text(
+                a.map(|s| s.global_days.clone()).unwrap_or_default(),
+            ));
             row
         })
         .collect();
@@ -635,7 +678,15 @@ fn largest_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
         }
     }
     let header = [
-        "List", "Rank", "HCPCS", "Mod", "Description", "Before", "After", "Change", "Change %",
+        "List",
+        "Rank",
+        "HCPCS",
+        "Mod",
+        "Description",
+        "Before",
+        "After",
+        "Change",
+        "Change %",
     ];
     write_table(sheet, f, 3, &header, &rows, path)?;
     fit_columns(sheet, &header, &rows, path)?;
@@ -649,7 +700,9 @@ fn added_deleted_sheet(
     f: &Formats,
     path: &Path,
 ) -> Result<()> {
-    sheet.set_name("Added and deleted").map_err(xlsx_error(path))?;
+    sheet
+        .set_name("Added and deleted")
+        .map_err(xlsx_error(path))?;
     let mut rows = Vec::new();
     for (change, side, other) in [
         ("added", &c.after, &c.before),
@@ -727,7 +780,9 @@ fn status_changes_sheet(
 }
 
 fn status_table_sheet(sheet: &mut Worksheet, f: &Formats, path: &Path) -> Result<()> {
-    sheet.set_name("Status indicators").map_err(xlsx_error(path))?;
+    sheet
+        .set_name("Status indicators")
+        .map_err(xlsx_error(path))?;
     let rows: Vec<Vec<Cell>> = STATUS_CODES
         .iter()
         .map(|code| {
@@ -784,7 +839,11 @@ fn locality_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Pat
         .map(|key| {
             let (b, a) = (before.get(key), after.get(key));
             let name = a.or(b).map(|x| x.0.clone()).unwrap_or_default();
-            let mut row = vec![Cell::Text(key.0.clone()), Cell::Text(key.1.clone()), Cell::Text(name)];
+            let mut row = vec![
+                Cell::Text(key.0.clone()),
+                Cell::Text(key.1.clone()),
+                Cell::Text(name),
+            ];
             for pick in [|g: &Gpcis| g.pw, |g: &Gpcis| g.pe, |g: &Gpcis| g.mp] {
                 row.push(gpci(b.map(|x| pick(&x.1))));
                 row.push(gpci(a.map(|x| pick(&x.1))));
@@ -838,10 +897,14 @@ pub fn write_release(
     let created = ExcelDateTime::from_ymd(2000, 1, 1).map_err(&fail)?;
     workbook.set_properties(
         &DocProperties::new()
-            .set_title(&format!("PFS RVUs {release_id}"))
+            .set_title(format!("PFS RVUs {release_id}"))
             .set_creation_datetime(&created),
     );
-    let variants: BTreeSet<String> = pprrvu.rows.iter().map(|r| text(pprrvu, r, "variant")).collect();
+    let variants: BTreeSet<String> = pprrvu
+        .rows
+        .iter()
+        .map(|r| text(pprrvu, r, "variant"))
+        .collect();
     let (gpci, place) = match &locality {
         Some((key, g, name)) => (*g, format!("{}-{} {name}", key.0, key.1)),
         None => (payment::NATIONAL, "national (GPCIs 1.000)".to_string()),
@@ -849,7 +912,11 @@ pub fn write_release(
     for variant in &variants {
         let codes = codes(pprrvu, Some(variant));
         let sheet = workbook.add_worksheet();
-        let name = if variants.len() > 1 { format!("RVUs {variant}") } else { "RVUs".into() };
+        let name = if variants.len() > 1 {
+            format!("RVUs {variant}")
+        } else {
+            "RVUs".into()
+        };
         sheet.set_name(&name).map_err(&fail)?;
         let header = [
             "HCPCS",
