@@ -103,6 +103,7 @@ pub fn stage(
             fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         }
         if options.xlsx {
+            let clock = std::time::Instant::now();
             super::workbook::write_comparison(
                 &staging.join("comparison.xlsx"),
                 diff,
@@ -110,6 +111,12 @@ pub fn stage(
                 to,
                 options,
             )?;
+            tracing::info!(
+                ms = clock.elapsed().as_millis() as u64,
+                "wrote comparison.xlsx for {}..{}",
+                from.id,
+                to.id
+            );
         }
         Ok(())
     })();

@@ -630,11 +630,25 @@ fn largest_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
     sheet
         .write_string_with_format(0, 0, "How the lists are chosen", &f.title)
         .map_err(&fail)?;
-    let rule = "Among codes with a payable status (A, R, T) in both releases and a national \
-                participating payment above zero in both releases (in the measure's setting; \
-                work and MP RVUs: in either setting); the value before must not be zero. Ranked by percent change, then code: the 25 largest increases \
-                and the 25 largest decreases of each measure.";
+    let rule = "Each list: codes with a payable status (A, R, T) in both releases and a \
+                national participating payment above zero in both releases, whose value before \
+                is not zero; ranked by percent change (then code), 25 increases and 25 \
+                decreases.";
     sheet.write_string(1, 0, rule).map_err(&fail)?;
+    for (i, measure) in MEASURES.iter().enumerate() {
+        let paid_in = match measure.setting {
+            Some(0) => "a non-facility payment in both releases",
+            Some(_) => "a facility payment in both releases",
+            None => "a payment in either setting in both releases",
+        };
+        let what = if measure.dollars {
+            "the national participating amount (after the OPPS cap)"
+        } else {
+            "the RVU as CMS prints it"
+        };
+        let line = format!("{}: {what}; codes with {paid_in}.", measure.name);
+        sheet.write_string(2 + i as u32, 0, line).map_err(&fail)?;
+    }
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     for measure in MEASURES {
         let mut moves: Vec<(f64, &Key, i64, i64)> = Vec::new();
@@ -688,7 +702,7 @@ fn largest_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
         "Change",
         "Change %",
     ];
-    write_table(sheet, f, 3, &header, &rows, path)?;
+    write_table(sheet, f, 3 + MEASURES.len() as u32, &header, &rows, path)?;
     fit_columns(sheet, &header, &rows, path)?;
     sheet.set_column_width(0, 40).map_err(&fail)?;
     Ok(())
