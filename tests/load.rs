@@ -517,3 +517,59 @@ fn a_pipeline_with_a_postgres_sink_ends_with_the_database_up_to_date() {
         "{second}"
     );
 }
+
+/// `sslmode=require`: TLS with rustls, the server checked against the root certificates
+/// (`SSL_CERT_FILE`); a server that takes TLS only refuses a plain connection, and a server
+/// whose certificate is not trusted is refused by the loader. Each failure: one line, exit 2.
+#[test]
+fn a_load_over_tls_checks_the_server_certificate() {
+    let out = published();
+    let (server, ca) = PgServer::start_with_tls();
+    let base = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    let load_with = |url: &str, cert_file: &Path| {
+        let output = common::rvu_command()
+            .args(["load", url, "--release", "RVU25D", "--output"])
+            .arg(out)
+            .env("PGPASSWORD", PASSWORD)
+            .env("SSL_CERT_FILE", cert_file)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // Plain: the server's pg_hba.conf rejects it.
+    let (code, _, stderr) = load_with(&base, &ca);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    // TLS, but the test CA is not among the trusted roots.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other_ca = elsewhere.path().join("other.pem");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(elsewhere.path().join("other.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .args(["-days", "2", "-subj", "/CN=another CA"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let (code, _, stderr) = load_with(&format!("{base}?sslmode=require"), &other_ca);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    // TLS with the right CA: loaded.
+    let (code, stdout, stderr) = load_with(&format!("{base}?sslmode=require"), &ca);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("RVU25D revision 1: loaded"), "{stdout}");
+    assert_eq!(
+        server.sql("SELECT count(*) FROM rvu.releases"),
+        "1",
+        "psql connects over TLS too (libpq's sslmode=prefer)"
+    );
+}

@@ -17,7 +17,7 @@ use futures_util::SinkExt;
 use polars::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, GenericClient, NoTls, Transaction};
 
 use crate::catalog::{ReleaseId, effective_from};
@@ -292,12 +292,7 @@ pub async fn load(
     let releases = published_releases(output, only, allow_invalid)?;
     let history = history_fingerprint(output)?;
 
-    let (mut client, connection) = target
-        .config
-        .connect(NoTls)
-        .await
-        .map_err(|e| target.db_error("cannot connect", e))?;
-    let connection = tokio::spawn(connection);
+    let (mut client, connection) = connect(target).await?;
     let schema = &target.schema;
 
     prepare(&client, target).await?;
@@ -413,6 +408,41 @@ pub async fn load(
         history: history_action.into(),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Connects, with TLS when the connection string asks for it (`sslmode=require`): rustls,
+/// checked against the system's root certificates (`SSL_CERT_FILE` names another bundle).
+/// Otherwise the connection is plain, as on a private network or a local socket.
+async fn connect(target: &Target) -> Result<(Client, tokio::task::JoinHandle<()>)> {
+    let fail = |e| target.db_error("cannot connect", e);
+    if target.config.get_ssl_mode() != SslMode::Require {
+        let (client, connection) = target.config.connect(NoTls).await.map_err(fail)?;
+        return Ok((
+            client,
+            tokio::spawn(async move {
+                let _ = connection.await;
+            }),
+        ));
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (tls, _unreadable) = tokio_postgres_rustls::MakeRustlsConnect::with_native_certs()
+        .map_err(|errors| {
+            target.error(format!(
+                "cannot connect: no root certificates to check the server with ({})",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+    let (client, connection) = target.config.connect(tls).await.map_err(fail)?;
+    Ok((
+        client,
+        tokio::spawn(async move {
+            let _ = connection.await;
+        }),
+    ))
 }
 
 /// The published releases to load, oldest first; a selected release that is not published

@@ -75,6 +75,108 @@ fn checked(what: &str, output: std::io::Result<Output>) -> Output {
 
 impl PgServer {
     pub fn start() -> PgServer {
+        let server = PgServer::init();
+        server.launch("");
+        server
+    }
+
+    /// A server that takes TLS connections only (`hostssl` in pg_hba.conf; plain ones are
+    /// rejected), with a certificate for 127.0.0.1 signed by a test CA; returns the CA's
+    /// certificate file, for `SSL_CERT_FILE`.
+    pub fn start_with_tls() -> (PgServer, PathBuf) {
+        let server = PgServer::init();
+        let dir = server.dir.path().to_path_buf();
+        let openssl = |args: &[&str]| {
+            checked(
+                "openssl (Debian's openssl package)",
+                Command::new("openssl")
+                    .args(args)
+                    .current_dir(&dir)
+                    .output(),
+            )
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rvu test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .expect("the extension file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+        let data = server.data_dir();
+        for file in ["server.pem", "server.key"] {
+            std::fs::copy(dir.join(file), data.join(file)).expect("the server's TLS files");
+        }
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("a private key only its owner reads");
+        }
+        if server.run_as_postgres {
+            checked(
+                "chown postgres",
+                Command::new("chown")
+                    .arg("postgres:")
+                    .arg(data.join("server.pem"))
+                    .arg(data.join("server.key"))
+                    .output(),
+            );
+        }
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .expect("pg_hba.conf");
+        server.launch("-c ssl=on -c ssl_cert_file=server.pem -c ssl_key_file=server.key");
+        (server, dir.join("ca.pem"))
+    }
+
+    fn init() -> PgServer {
         let bin = server_bin();
         let run_as_postgres = is_root();
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -115,12 +217,17 @@ impl PgServer {
                 "--no-sync",
             ],
         );
+        server
+    }
+
+    fn launch(&self, extra: &str) {
+        let data = self.data_dir();
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
-            server.port
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off {extra}",
+            self.port
         );
         let log = data.join("server.log");
-        server.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -135,7 +242,6 @@ impl PgServer {
                 "start",
             ],
         );
-        server
     }
 
     fn run(&self, program: &str, args: &[&str]) -> Output {
