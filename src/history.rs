@@ -578,11 +578,20 @@ fn write(
         ("conversion_factors", &mut cf),
         ("codes", &mut codes),
     ] {
-        write_frame(&staging.join(format!("{name}.parquet")), frame)?;
+        let dataset = if name == "codes" {
+            "codes".to_string()
+        } else {
+            format!("history/{name}")
+        };
+        crate::stages::publish::timed(&dataset, "parquet", || {
+            write_frame(&staging.join(format!("{name}.parquet")), frame)
+        })?;
     }
     tracing::debug!("history: written at {:?}", clock.elapsed());
     let text = |path: &Path, text: String| fs::write(path, text).map_err(|e| Error::io(path, e));
-    text(&staging.join("codes.jsonl"), lines)?;
+    crate::stages::publish::timed("codes", "jsonl", || {
+        text(&staging.join("codes.jsonl"), lines)
+    })?;
     text(
         &staging.join("state.json"),
         serde_json::to_string_pretty(state).unwrap_or_default() + "\n",

@@ -239,8 +239,13 @@ fn write_release(
     let mut published = Vec::new();
     for (kind, normalized_table) in &normalized.tables {
         let table = &normalized_table.table;
-        write_csv(&dir.join(format!("{}.csv", kind.name())), table)?;
-        write_parquet(&dir.join(format!("{}.parquet", kind.name())), table)?;
+        let name = kind.name();
+        timed(name, "csv", || {
+            write_csv(&dir.join(format!("{name}.csv")), table)
+        })?;
+        timed(name, "parquet", || {
+            write_parquet(&dir.join(format!("{name}.parquet")), table)
+        })?;
         published.push(PublishedTable {
             table: *kind,
             rows: table.rows.len(),
@@ -250,7 +255,9 @@ fn write_release(
             cross_checks: normalized_table.cross_checks.clone(),
         });
     }
-    let payments = write_payments(dir, output, normalized)?;
+    let payments = timed("payments", "parquet", || {
+        write_payments(dir, output, normalized)
+    })?;
     write_text(
         &dir.join("validation.json"),
         &report::validation::json(validation),
@@ -285,6 +292,20 @@ fn write_release(
     };
     write_text(&dir.join("ingest.json"), &pretty(&report))?;
     Ok(published)
+}
+
+/// Runs one dataset write and logs its time (`RUST_LOG=info`, the default in CI logs), so a
+/// regression in one dataset shows where it is.
+pub fn timed<T>(dataset: &str, format: &str, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    let clock = std::time::Instant::now();
+    let result = write();
+    tracing::info!(
+        dataset,
+        format,
+        ms = format!("{:.1}", clock.elapsed().as_secs_f64() * 1000.0),
+        "published"
+    );
+    result
 }
 
 /// A table's row count per variant, when it has two or more.
