@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::catalog::ReleaseId;
 use crate::payment;
-use crate::report::changes::is_licensed;
 use crate::tables::{Record, Table};
 
 /// The CPT section or HCPCS Level II family of a code, for the code reference site.
@@ -50,6 +49,16 @@ pub fn category(hcpcs: &str) -> &'static str {
         'U' => "U Codes (Coronavirus Laboratory Tests)",
         'V' => "V Codes (Vision and Hearing)",
         _ => "Other",
+    }
+}
+
+/// CPT codes (a digit first) are AMA content; D codes with four digits are ADA content.
+pub fn is_licensed(hcpcs: &str) -> bool {
+    let mut chars = hcpcs.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_digit() => true,
+        Some('D') => hcpcs.len() == 5 && chars.all(|c| c.is_ascii_digit()),
+        _ => false,
     }
 }
 

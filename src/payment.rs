@@ -9,31 +9,8 @@ use serde::Serialize;
 use crate::error::{Error, Location, Result};
 use crate::tables::{Record, Table, Value};
 
-/// Statuses whose RVUs are used for payment.
-pub const PAYABLE: &[&str] = &["A", "R", "T"];
-
-/// What CMS's status codes mean (DOMAIN.md section 3).
-pub fn status_meaning(code: &str) -> &'static str {
-    match code {
-        "A" => "active code, paid under the fee schedule",
-        "B" => "bundled: payment is in other services",
-        "C" => "carrier (contractor) priced",
-        "D" => "deleted code",
-        "E" => "excluded from the fee schedule by regulation",
-        "F" => "deleted, no grace period",
-        "G" => "not valid for Medicare, grace period",
-        "H" => "deleted modifier",
-        "I" => "not valid for Medicare",
-        "J" => "anesthesia service (no RVUs)",
-        "M" => "measurement code, not paid",
-        "N" => "non-covered service",
-        "P" => "bundled or excluded",
-        "R" => "restricted coverage",
-        "T" => "paid only when no other service is paid that day",
-        "X" => "statutory exclusion",
-        _ => "unknown status",
-    }
-}
+// PPRRVU's status domain lives with the table (one copy): re-exported for the payment code.
+pub use crate::tables::pprrvu::{PAYABLE, status_meaning};
 
 /// The three RVUs of one setting, in hundredths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::catalog::ReleaseId;
+use crate::codes::is_licensed;
 use crate::lookup::{self, Answer, Query};
-use crate::report::changes::is_licensed;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -371,7 +371,9 @@ fn withhold_licensed_descriptions(normalized: &mut normalize::Normalized) {
         return;
     };
     for row in &mut table.rows {
-        let licensed = row.values[h].as_text().is_some_and(changes::is_licensed);
+        let licensed = row.values[h]
+            .as_text()
+            .is_some_and(crate::codes::is_licensed);
         if licensed {
             row.values[d] = crate::tables::Value::Null;
         }

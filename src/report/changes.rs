@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::{escape_md, escape_xml};
+use crate::codes::is_licensed;
 use crate::error::{Error, Result};
 use crate::stages::diff::{Change, ChangeKind, Diff, GONE, NEW, Side, TableSummary};
 use crate::tables::{Kind, Record, Table, TableKind, Value, format_decimal};
@@ -35,8 +36,7 @@ impl Default for ReportOptions {
     }
 }
 
-/// Statuses whose RVUs are used for payment.
-const PAYABLE: &[&str] = &["A", "R", "T"];
+use crate::tables::pprrvu::PAYABLE;
 const TOP: usize = 20;
 const LIST: usize = 50;
 
@@ -252,16 +252,6 @@ impl Code {
         } else {
             format!("{}-{}", self.hcpcs, self.modifier)
         }
-    }
-}
-
-/// CPT codes (a digit first) are AMA content; D codes with four digits are ADA content.
-pub fn is_licensed(hcpcs: &str) -> bool {
-    let mut chars = hcpcs.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_digit() => true,
-        Some('D') => hcpcs.len() == 5 && chars.all(|c| c.is_ascii_digit()),
-        _ => false,
     }
 }
 

@@ -13,7 +13,8 @@ use rust_xlsxwriter::{
     Color, DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError,
 };
 
-use super::changes::{ReportOptions, is_licensed};
+use super::changes::ReportOptions;
+use crate::codes::is_licensed;
 use crate::error::{Error, Result};
 use crate::payment::{self, CodeRvus, GpciColumns, Gpcis, PAYABLE, PprrvuColumns};
 use crate::stages::diff::{Diff, Side, default_variant};
@@ -22,10 +23,7 @@ use crate::tables::{Record, Table, TableKind, Value};
 /// Rows per "largest changes" list.
 const TOP: usize = 25;
 
-/// CMS's status codes, in the order of DOMAIN.md's table.
-const STATUS_CODES: &[&str] = &[
-    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "M", "N", "P", "R", "T", "X",
-];
+use crate::tables::pprrvu::STATUS_CODES;
 
 /// One code (and modifier) in one release, as the workbook shows it.
 #[derive(Debug, Clone)]

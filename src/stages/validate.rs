@@ -48,9 +48,7 @@ const DOMAINS: &[(&str, &str, &[&str])] = &[
     (
         "pprrvu.domain.status_code",
         "status_code",
-        &[
-            "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "M", "N", "P", "R", "T", "X",
-        ],
+        crate::tables::pprrvu::STATUS_CODES,
     ),
     (
         "pprrvu.domain.modifier",

@@ -21,6 +21,37 @@ const CF: Kind = Kind::Decimal {
     scale: 4,
 };
 
+/// CMS's status codes, in the order of DOMAIN.md section 3 (meanings: [`status_meaning`]).
+pub const STATUS_CODES: &[&str] = &[
+    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "M", "N", "P", "R", "T", "X",
+];
+
+/// Statuses whose RVUs are used for payment.
+pub const PAYABLE: &[&str] = &["A", "R", "T"];
+
+/// What CMS's status codes mean (DOMAIN.md section 3).
+pub fn status_meaning(code: &str) -> &'static str {
+    match code {
+        "A" => "active code, paid under the fee schedule",
+        "B" => "bundled: payment is in other services",
+        "C" => "carrier (contractor) priced",
+        "D" => "deleted code",
+        "E" => "excluded from the fee schedule by regulation",
+        "F" => "deleted, no grace period",
+        "G" => "not valid for Medicare, grace period",
+        "H" => "deleted modifier",
+        "I" => "not valid for Medicare",
+        "J" => "anesthesia service (no RVUs)",
+        "M" => "measurement code, not paid",
+        "N" => "non-covered service",
+        "P" => "bundled or excluded",
+        "R" => "restricted coverage",
+        "T" => "paid only when no other service is paid that day",
+        "X" => "statutory exclusion",
+        _ => "unknown status",
+    }
+}
+
 pub const COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::derived("release_id", TEXT),
     ColumnSpec::derived("variant", TEXT),
