@@ -12,6 +12,7 @@ use super::{escape_md, escape_xml};
 use crate::codes::is_licensed;
 use crate::error::{Error, Result};
 use crate::stages::diff::{Change, ChangeKind, Diff, GONE, NEW, Side, TableSummary};
+use crate::tables::pprrvu::PAYABLE;
 use crate::tables::{Kind, Record, Table, TableKind, Value, format_decimal};
 
 #[derive(Debug, Clone)]
@@ -36,7 +37,6 @@ impl Default for ReportOptions {
     }
 }
 
-use crate::tables::pprrvu::PAYABLE;
 const TOP: usize = 20;
 const LIST: usize = 50;
 
