@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ReleaseId, effective_from};
 use crate::error::{Error, Result};
-use crate::stages::publish::{polars_error, write_frame};
+use crate::published::{polars_error, write_frame};
 use crate::tables::{Kind, Record, Table, TableKind, Value};
 
 /// The day before an ISO date (`2025-04-01` -> `2025-03-31`).
@@ -142,7 +142,7 @@ fn started_frame(kind: TableKind, id: ReleaseId, records: Vec<Record>) -> Polars
         rows: records,
         skipped_rows: 0,
     };
-    let mut df = crate::stages::publish::to_dataframe(&table)?;
+    let mut df = crate::published::to_dataframe(&table)?;
     let same = |text: Option<String>| vec![text; height];
     if kind == TableKind::Pprrvu {
         let variants = text_column(&df, "variant")?;
@@ -371,7 +371,7 @@ struct State {
 
 fn published_state(output: &Path) -> State {
     State {
-        releases: crate::stages::publish::published(output)
+        releases: crate::published::published(output)
             .into_iter()
             .map(|(id, dir)| {
                 let sha = fs::read(dir.join("manifest.json"))
@@ -459,10 +459,10 @@ fn older_tables(
     if missing.is_empty() {
         return Ok(found);
     }
-    let published = crate::stages::publish::published(output);
+    let published = crate::published::published(output);
     for kind in missing {
         for (_, dir) in published.iter().rev().filter(|(r, _)| *r < id) {
-            if let Some(table) = crate::stages::publish::load_tables(dir, &[kind])?.remove(&kind) {
+            if let Some(table) = crate::published::load_tables(dir, &[kind])?.remove(&kind) {
                 found.insert(kind, table);
                 break;
             }
@@ -486,7 +486,7 @@ type Loaded = Vec<(ReleaseId, BTreeMap<TableKind, Table>)>;
 
 /// The PPRRVU and GPCI tables of every published release, oldest first, read on all cores.
 fn load_published(output: &Path) -> Result<Loaded> {
-    let published = crate::stages::publish::published(output);
+    let published = crate::published::published(output);
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);
@@ -498,9 +498,7 @@ fn load_published(output: &Path) -> Result<Loaded> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(id, dir)| {
-                            Ok((*id, crate::stages::publish::load_tables(dir, &kinds)?))
-                        })
+                        .map(|(id, dir)| Ok((*id, crate::published::load_tables(dir, &kinds)?)))
                         .collect::<Result<Loaded>>()
                 })
             })
@@ -583,13 +581,13 @@ fn write(
         } else {
             format!("history/{name}")
         };
-        crate::stages::publish::timed(&dataset, "parquet", || {
+        crate::published::timed(&dataset, "parquet", || {
             write_frame(&staging.join(format!("{name}.parquet")), frame)
         })?;
     }
     tracing::debug!("history: written at {:?}", clock.elapsed());
     let text = |path: &Path, text: String| fs::write(path, text).map_err(|e| Error::io(path, e));
-    crate::stages::publish::timed("codes", "jsonl", || {
+    crate::published::timed("codes", "jsonl", || {
         text(&staging.join("codes.jsonl"), lines)
     })?;
     text(
@@ -597,7 +595,7 @@ fn write(
         serde_json::to_string_pretty(state).unwrap_or_default() + "\n",
     )?;
     // Swap the whole folder in, as releases are.
-    crate::stages::publish::replace_dir(&staging, &output.join("history"))
+    crate::published::replace_dir(&staging, &output.join("history"))
 }
 
 #[cfg(test)]

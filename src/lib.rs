@@ -3,7 +3,8 @@
 //!
 //! The road: [`stages::discover`] -> [`stages::fetch`] (into the [`store`]) ->
 //! [`stages::extract`] -> [`stages::normalize`] (readers in [`read`], table rules in
-//! [`tables`]) -> [`stages::publish`].
+//! [`tables`]) -> [`stages::validate`] -> [`stages::diff`] -> [`stages::publish`] (the output
+//! folder through [`published`]) -> [`history`] and [`codes`] -> [`sink`]s. See ARCHITECTURE.md.
 
 pub mod catalog;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod lookup;
 pub mod package;
 pub mod payment;
 pub mod pipeline;
+pub mod published;
 pub mod read;
 pub mod report;
 pub mod sink;

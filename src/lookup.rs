@@ -113,7 +113,7 @@ impl Answer {
 
 /// The release a query asks for: named, in force on a date, or the latest.
 pub fn choose_release(output: &Path, q: &Query) -> Result<(ReleaseId, PathBuf)> {
-    let all = crate::stages::publish::published(output);
+    let all = crate::published::published(output);
     let none = || {
         Error::Release(format!(
             "no release is published under {}",
@@ -348,7 +348,7 @@ fn locality_gpci(
             None,
         )
     } else {
-        match crate::stages::publish::gpci_in_force(output, id)? {
+        match crate::published::gpci_in_force(output, id)? {
             Some((from, table)) => (table, Some(from)),
             None => {
                 return Err(Error::NotFound(format!(

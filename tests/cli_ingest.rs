@@ -346,10 +346,11 @@ fn a_missing_input_is_a_usage_error() {
 
 #[test]
 fn a_published_release_reads_back_exactly() {
-    use rvu_pipeline::stages::{extract, normalize, publish};
+    use rvu_pipeline::stages::{extract, normalize};
     let out = tempfile::tempdir().unwrap();
     ingest_ok(&fixture("rvu99a.zip"), out.path(), &[]);
-    let (id, tables) = publish::load_release(&out.path().join("releases/RVU99A")).unwrap();
+    let (id, tables) =
+        rvu_pipeline::published::load_release(&out.path().join("releases/RVU99A")).unwrap();
     assert_eq!(id.to_string(), "RVU99A");
     let path = fixture("rvu99a.zip");
     let extracted = extract::extract(&path, &extract::Limits::default()).unwrap();

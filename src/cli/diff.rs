@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::catalog::ReleaseId;
 use crate::report::changes::{self, ReportOptions};
 use crate::stages::diff::{self, Loaded, ReleaseInfo};
-use crate::stages::{extract, normalize, publish};
+use crate::stages::{extract, normalize};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,8 +58,8 @@ pub fn load(what: &str, output: &Path) -> anyhow::Result<Loaded> {
             .filter(|dir| dir.is_dir())
     };
     if let Some(dir) = published {
-        let (id, tables) = publish::load_release(&dir)?;
-        let info = publish::release_info(&dir, id);
+        let (id, tables) = crate::published::load_release(&dir)?;
+        let info = crate::published::release_info(&dir, id);
         return Ok(Loaded { id, info, tables });
     }
     let extracted = extract::extract(as_path, &extract::Limits::default())?;

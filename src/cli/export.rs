@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::payment::GpciColumns;
 use crate::report::changes::ReportOptions;
 use crate::report::workbook;
-use crate::stages::publish;
 use crate::tables::TableKind;
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let (id, mut tables) = publish::load_release(&dir)?;
+    let (id, mut tables) = crate::published::load_release(&dir)?;
     let pprrvu = tables
         .remove(&TableKind::Pprrvu)
         .ok_or_else(|| Error::NotFound(format!("{id}: no PPRRVU table published")))?;
@@ -67,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let key = (format!("{:0>5}", mac.trim()), format!("{:0>2}", loc.trim()));
             let gpci = match tables.remove(&TableKind::Gpci) {
                 Some(table) => table,
-                None => publish::gpci_in_force(&args.output, id)?
+                None => crate::published::gpci_in_force(&args.output, id)?
                     .map(|(_, table)| table)
                     .ok_or_else(|| {
                         Error::NotFound(format!("{id}: no GPCI in force for its year is published"))

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 use super::EXIT_DATA;
 use crate::catalog::ReleaseId;
 use crate::report;
+use crate::stages::extract;
 use crate::stages::normalize::{self, Normalized};
 use crate::stages::validate::{Subject, validate};
-use crate::stages::{extract, publish};
 use crate::tables::{Table, TableKind};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -77,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(p), _) => Some(load_published(p, &args.output)?),
         (None, true) => {
             let id = current.subject().release_id;
-            publish::prior_release(&args.output, id)
+            crate::published::prior_release(&args.output, id)
                 .map(|(_, dir)| load_published(&dir.display().to_string(), &args.output))
                 .transpose()?
         }
@@ -177,7 +177,7 @@ fn load(path: &str, output: &Path, release: Option<ReleaseId>) -> anyhow::Result
 fn load_published(path: &str, output: &Path) -> anyhow::Result<Loaded> {
     let dir = published_folder(path, output)
         .ok_or_else(|| anyhow::anyhow!("{path}: not a published release (id or folder)"))?;
-    let (id, tables) = publish::load_release(&dir)?;
+    let (id, tables) = crate::published::load_release(&dir)?;
     Ok(Loaded::Published(id, tables))
 }
 

@@ -232,7 +232,7 @@ pub fn process(
         extracted.source = url.clone();
     }
     if options.are_defaults()
-        && let Some(release_id) = publish::published_from(output, &extracted)
+        && let Some(release_id) = crate::published::published_from(output, &extracted)
     {
         clock.finish();
         repair_changes(output, &release_id, options).map_err(Failure::at(Stage::Diff, None))?;
@@ -258,7 +258,8 @@ pub fn process(
     }
 
     clock.start(Stage::Validate);
-    let prior = publish::load_prior(output, id).map_err(Failure::at(Stage::Validate, Some(id)))?;
+    let prior =
+        crate::published::load_prior(output, id).map_err(Failure::at(Stage::Validate, Some(id)))?;
     let validation = check(&normalized, prior.as_ref(), options);
     if !validation.valid && !options.allow_invalid {
         return Err(Failure {
@@ -419,22 +420,22 @@ fn repair_changes(output: &Path, release_id: &str, options: &Options) -> crate::
         return Ok(());
     };
     // Usually the report is there: look before reading any table.
-    let Some((prior_id, _)) = publish::prior_release(output, id) else {
+    let Some((prior_id, _)) = crate::published::prior_release(output, id) else {
         return Ok(());
     };
     let folder = output.join("changes").join(format!("{prior_id}..{id}"));
     if !options.changes || folder.join("summary.json").is_file() {
         return Ok(());
     }
-    let Some(prior) = publish::load_prior(output, id)? else {
+    let Some(prior) = crate::published::load_prior(output, id)? else {
         return Ok(());
     };
     tracing::warn!("{id}: its change report is missing (an interrupted run); writing it");
     let dir = output.join("releases").join(release_id);
-    let (_, tables) = publish::load_release(&dir)?;
+    let (_, tables) = crate::published::load_release(&dir)?;
     let current = Loaded {
         id,
-        info: publish::release_info(&dir, id),
+        info: crate::published::release_info(&dir, id),
         tables,
     };
     let diff = diff::diff(&prior.side(), &current.side());

@@ -61,7 +61,7 @@ pub struct Staged {
 impl Staged {
     /// Moves the report into place (replacing an older one for the same pair).
     pub fn commit(self) -> Result<PathBuf> {
-        crate::stages::publish::replace_dir(&self.staging, &self.target)?;
+        crate::published::replace_dir(&self.staging, &self.target)?;
         Ok(self.target)
     }
 }
@@ -206,7 +206,7 @@ fn write_parquet(path: &Path, diff: &Diff) -> Result<()> {
         columns.push(values.into_series().with_name(name.into()).into_column());
     }
     let mut df = DataFrame::new(rows.len(), columns).map_err(|e| fail(e.to_string()))?;
-    crate::stages::publish::write_frame(path, &mut df)
+    crate::published::write_frame(path, &mut df)
 }
 
 /// A PPRRVU row's fields the report shows.

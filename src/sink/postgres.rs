@@ -452,7 +452,7 @@ fn published_releases(
     only: &[ReleaseId],
     allow_invalid: bool,
 ) -> Result<Vec<Published>> {
-    let all = crate::stages::publish::published(output);
+    let all = crate::published::published(output);
     let wanted: BTreeSet<ReleaseId> = only.iter().copied().collect();
     let missing: Vec<String> = wanted
         .iter()
@@ -746,7 +746,7 @@ fn read_slice(path: &Path, offset: usize) -> Result<DataFrame> {
     ParquetReader::new(file)
         .with_slice(Some((offset, SLICE_ROWS)))
         .finish()
-        .map_err(|e| crate::stages::publish::polars_error(path, e))
+        .map_err(|e| crate::published::polars_error(path, e))
 }
 
 async fn table_exists(tx: &Transaction<'_>, target: &Target, table: &str) -> Result<bool> {
@@ -976,7 +976,7 @@ fn decimal(mantissa: i128, scale: usize, out: &mut BytesMut) {
 }
 
 fn cells<'a>(column: &'a Column, path: &Path) -> Result<Cells<'a>> {
-    let fail = |e: PolarsError| crate::stages::publish::polars_error(path, e);
+    let fail = |e: PolarsError| crate::published::polars_error(path, e);
     let series = column.as_materialized_series();
     Ok(match series.dtype() {
         DataType::String => Cells::Text {

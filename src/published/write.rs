@@ -1,0 +1,133 @@
+//! Writing datasets: canonical CSV, Parquet (plain Arrow types), and the time each took.
+
+use std::fs;
+use std::path::Path;
+
+use polars::io::parquet::write::KeyValueMetadata;
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::tables::{Kind, Table, Value};
+
+/// Runs one dataset write and logs its time (`RUST_LOG=info`, the default in CI logs), so a
+/// regression in one dataset shows where it is.
+pub fn timed<T>(dataset: &str, format: &str, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    let clock = std::time::Instant::now();
+    let result = write();
+    tracing::info!(
+        dataset,
+        format,
+        ms = format!("{:.1}", clock.elapsed().as_secs_f64() * 1000.0),
+        "published"
+    );
+    result
+}
+
+/// CSV with the canonical header; decimals at their precision, booleans as true/false.
+pub fn write_csv(path: &Path, table: &Table) -> Result<()> {
+    let fail = |e: csv::Error| Error::Output {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut writer = csv::Writer::from_path(path).map_err(fail)?;
+    let columns = table.columns();
+    writer
+        .write_record(columns.iter().map(|c| c.name))
+        .map_err(fail)?;
+    for record in &table.rows {
+        writer
+            .write_record(
+                record
+                    .values
+                    .iter()
+                    .zip(columns)
+                    .map(|(v, c)| v.render(c.kind)),
+            )
+            .map_err(fail)?;
+    }
+    writer.flush().map_err(|e| Error::io(path, e))
+}
+
+/// The table as a typed DataFrame: text as String, decimals as Decimal(p, s), flags as Boolean.
+pub fn to_dataframe(table: &Table) -> PolarsResult<DataFrame> {
+    let columns = table
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let name = PlSmallStr::from_static(spec.name);
+            let values = table.rows.iter().map(|r| &r.values[i]);
+            let series = match spec.kind {
+                Kind::Decimal { precision, scale } => {
+                    let ints: Int128Chunked = values
+                        .map(|v| match v {
+                            Value::Dec(m) => Some(i128::from(*m)),
+                            _ => None,
+                        })
+                        .collect();
+                    ints.into_decimal(precision, scale as usize)?
+                        .into_series()
+                        .with_name(name)
+                }
+                Kind::Flag { .. } => {
+                    let flags: BooleanChunked = values
+                        .map(|v| match v {
+                            Value::Bool(b) => Some(*b),
+                            _ => None,
+                        })
+                        .collect();
+                    flags.into_series().with_name(name)
+                }
+                Kind::Text | Kind::FreeText | Kind::KeyText | Kind::Code { .. } => {
+                    let texts: StringChunked = values.map(|v| v.as_text()).collect();
+                    texts.into_series().with_name(name)
+                }
+            };
+            Ok(series.into_column())
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(table.rows.len(), columns)
+}
+
+pub fn write_parquet(path: &Path, table: &Table) -> Result<()> {
+    let mut df = to_dataframe(table).map_err(|e| polars_error(path, e))?;
+    write_frame(path, &mut df)
+}
+
+/// Writes a frame as zstd-compressed Parquet (every dataset this tool publishes).
+pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let schema = df.schema().clone();
+    parquet_writer(file, &schema)
+        .finish(df)
+        .map_err(|e| polars_error(path, e))?;
+    Ok(())
+}
+
+/// A zstd Parquet writer whose stored Arrow schema declares plain `utf8` strings.
+///
+/// Polars writes the string data the same either way, but it declares its in-memory
+/// `string_view` type in the file's `ARROW:schema`, and pyarrow then reads `string_view`
+/// columns that many of its kernels, and older readers (Spark, BI tools), cannot use. The
+/// writer keeps a schema given under that key, so this one replaces polars' own.
+pub(crate) fn parquet_writer(file: fs::File, schema: &Schema) -> ParquetWriter<fs::File> {
+    let mut arrow = schema.to_arrow(CompatLevel::oldest());
+    for field in arrow.iter_values_mut() {
+        field.dtype = match &field.dtype {
+            ArrowDataType::Utf8View | ArrowDataType::LargeUtf8 => ArrowDataType::Utf8,
+            ArrowDataType::BinaryView | ArrowDataType::LargeBinary => ArrowDataType::Binary,
+            other => other.clone(),
+        };
+    }
+    let declared = polars_parquet::write::schema_to_metadata_key(&arrow);
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![declared])))
+}
+
+pub fn polars_error(path: &Path, e: PolarsError) -> Error {
+    Error::Output {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
