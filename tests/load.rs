@@ -6,23 +6,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use polars::prelude::*;
 
 use common::postgres::{PASSWORD, PgServer};
+use common::read_parquet;
 
 /// RVU25D and RVU26A (both 2026 variants) published once for this test binary, csv only.
 fn published() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        for release in ["RVU25D", "RVU26A"] {
-            ingest(release, &common::samples().join(release), dir.path());
-        }
-        dir
-    })
-    .path()
+    common::published_samples(&["RVU25D", "RVU26A"])
 }
 
 fn ingest(release: &str, source: &Path, output: &Path) {
@@ -55,12 +47,6 @@ fn loaded(server: &PgServer, output: &Path, args: &[&str]) -> String {
     let (code, stdout, stderr) = load(&server.url(), output, args);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     stdout
-}
-
-fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(std::fs::File::open(path).unwrap())
-        .finish()
-        .unwrap()
 }
 
 /// Everything a reader could see: every table's rows per release, and the bookkeeping.

@@ -3,23 +3,12 @@
 mod common;
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use common::rvu_with_output as rvu;
 
 /// RVU24B and RVU25A published (csv only, for speed) once for this test binary.
 fn published() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        for release in ["RVU24B", "RVU25A"] {
-            let path = common::samples().join(release).display().to_string();
-            let (code, stdout, stderr) = rvu(&["ingest", &path, "--formats", "csv"], dir.path());
-            assert_eq!(code, Some(0), "{stdout}{stderr}");
-        }
-        dir
-    })
-    .path()
+    common::published_samples(&["RVU24B", "RVU25A"])
 }
 
 /// A cell of a real CMS csv: the first row whose first cells are `key`, column `index`.

@@ -9,27 +9,12 @@ use std::sync::OnceLock;
 
 use polars::prelude::*;
 
+use common::read_parquet;
 use common::rvu_with_output as rvu;
 
-/// RVU25A, RVU24B, RVU24C (no GPCI file) and RVU26A published once for this test binary.
+/// RVU24B, RVU24C (no GPCI file), RVU25A and RVU26A published once for this test binary.
 fn published() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        for release in ["RVU24B", "RVU24C", "RVU25A", "RVU26A"] {
-            let path = common::samples().join(release).display().to_string();
-            let (code, stdout, stderr) = rvu(&["ingest", &path, "--formats", "csv"], dir.path());
-            assert_eq!(code, Some(0), "{release}: {stdout}{stderr}");
-        }
-        dir
-    })
-    .path()
-}
-
-fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(std::fs::File::open(path).unwrap())
-        .finish()
-        .unwrap()
+    common::published_samples(&["RVU24B", "RVU24C", "RVU25A", "RVU26A"])
 }
 
 /// A payments row: the text columns and the amounts in cents (None for null).

@@ -7,7 +7,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use calamine::{Data, Range, Reader, Xlsx, open_workbook};
 
@@ -16,18 +15,7 @@ const TO: &str = "RVU25D/PPRRVU2025_Oct.csv";
 
 /// RVU25A then RVU25D published (csv) once for this test binary, with their change report.
 fn published() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        for release in ["RVU25A", "RVU25D"] {
-            let path = common::samples().join(release).display().to_string();
-            let (code, stdout, stderr) =
-                common::rvu_with_output(&["ingest", &path, "--formats", "csv"], dir.path());
-            assert_eq!(code, Some(0), "{release}: {stdout}{stderr}");
-        }
-        dir
-    })
-    .path()
+    common::published_samples(&["RVU25A", "RVU25D"])
 }
 
 fn workbook_path() -> PathBuf {

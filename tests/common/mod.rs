@@ -259,3 +259,32 @@ pub fn same_cell(a: &str, b: &str) -> bool {
         _ => a == b,
     }
 }
+
+/// These real sample releases published (csv only, oldest first as listed) into a temporary
+/// output folder, once per test binary and list; the folder lives until the binary ends.
+pub fn published_samples(releases: &[&str]) -> &'static Path {
+    static CACHE: OnceLock<Mutex<HashMap<String, &'static Path>>> = OnceLock::new();
+    let key = releases.join(",");
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = cache.get(&key) {
+        return dir;
+    }
+    let dir: &'static tempfile::TempDir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    for release in releases {
+        let path = samples().join(release).display().to_string();
+        let (code, stdout, stderr) =
+            rvu_with_output(&["ingest", &path, "--formats", "csv"], dir.path());
+        assert_eq!(code, Some(0), "{release}: {stdout}{stderr}");
+    }
+    cache.insert(key, dir.path());
+    dir.path()
+}
+
+/// A Parquet file read whole.
+pub fn read_parquet(path: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::SerReader;
+    polars::prelude::ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
