@@ -440,7 +440,7 @@ fn summary_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
 
 fn sorted_keys<'c>(c: &'c Comparison) -> Vec<&'c Key> {
     let mut keys: Vec<&Key> = c.keys().into_iter().collect();
-    keys.sort_by_key(|k| (status_rank(c.status(k)), *k));
+    keys.sort_by_cached_key(|k| (status_rank(c.status(k)), *k));
     keys
 }
 
@@ -946,7 +946,7 @@ pub fn write_release(
             "F pay",
         ];
         let mut keys: Vec<&Key> = codes.by_key.keys().collect();
-        keys.sort_by_key(|k| (status_rank(&codes.by_key[*k].status), *k));
+        keys.sort_by_cached_key(|k| (status_rank(&codes.by_key[*k].status), *k));
         let rows: Vec<Vec<Cell>> = keys
             .into_iter()
             .map(|key| {
