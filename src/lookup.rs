@@ -1,7 +1,6 @@
 //! Lookup: one code's published values and payment, from the published datasets only (never
 //! the CMS files), for the release in force on a date or a named release.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -10,7 +9,6 @@ use crate::catalog::{ReleaseId, effective_from};
 use crate::error::{Error, Result};
 use crate::package::Manifest;
 use crate::payment::{self, Amounts, PAYABLE};
-use crate::read::{Grid, Row};
 use crate::tables::{Record, Table, TableKind, Value};
 
 #[derive(Debug, Clone, Default)]
@@ -135,52 +133,13 @@ pub fn choose_release(output: &Path, q: &Query) -> Result<(ReleaseId, PathBuf)> 
     }
 }
 
-/// Reads only the rows of a published CSV that `keep` accepts (fast: no typing of the rest).
-fn load_rows(
-    dir: &Path,
-    kind: TableKind,
-    keep: impl Fn(&csv::StringRecord) -> bool,
-) -> Result<Table> {
-    let path = dir.join(format!("{}.csv", kind.name()));
-    let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(file);
-    let mut rows = Vec::new();
-    let parse_error = |e: csv::Error| Error::Parse {
-        location: crate::error::Location::file(path.display().to_string()),
-        message: e.to_string(),
-    };
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(parse_error)?;
-        if i == 0 || keep(&record) {
-            rows.push(Row {
-                number: i + 1,
-                cells: record.iter().map(str::to_string).collect(),
-            });
-        }
-    }
-    let grid = Grid {
-        file: path.display().to_string(),
-        sheet: None,
-        rows,
-    };
-    Table::from_canonical(kind, &grid)
-}
-
 fn cell(table: &Table, record: &Record, column: &str) -> String {
     table.render(record, column)
 }
 
 /// The release's codes nearest to `code` (for "not found" messages).
 fn closest_codes(dir: &Path, code: &str) -> Result<Vec<String>> {
-    let h = column_position(TableKind::Pprrvu, "hcpcs")?;
-    let path = dir.join("pprrvu.csv");
-    let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let mut codes: Vec<String> = csv::Reader::from_reader(file)
-        .records()
-        .filter_map(|r| r.ok()?.get(h).map(str::to_string))
-        .collect();
+    let mut codes = crate::published::read_column(dir, TableKind::Pprrvu, "hcpcs")?;
     codes.sort();
     codes.dedup();
     codes.sort_by(|a, b| {
@@ -191,19 +150,10 @@ fn closest_codes(dir: &Path, code: &str) -> Result<Vec<String>> {
     Ok(codes)
 }
 
-/// A canonical column's position in a published CSV; unknown is an error naming it.
-fn column_position(kind: TableKind, name: &str) -> Result<usize> {
-    kind.columns()
-        .iter()
-        .position(|c| c.name == name)
-        .ok_or_else(|| Error::Release(format!("the {kind} table has no column '{name}'")))
-}
-
 pub fn lookup(output: &Path, q: &Query) -> Result<Answer> {
     let (id, dir) = choose_release(output, q)?;
     let code = q.code.trim().to_ascii_uppercase();
-    let h = column_position(TableKind::Pprrvu, "hcpcs")?;
-    let rvus = load_rows(&dir, TableKind::Pprrvu, |r| r.get(h) == Some(code.as_str()))?;
+    let rvus = crate::published::read_table(&dir, TableKind::Pprrvu, Some(("hcpcs", &code)))?;
     if rvus.rows.is_empty() {
         return Err(Error::NotFound(format!(
             "{code} is not in {id}; the closest codes there: {}",
@@ -341,10 +291,9 @@ fn locality_gpci(
     loc: &str,
     id: ReleaseId,
 ) -> Result<(payment::Gpcis, String, Option<String>)> {
-    let m = column_position(TableKind::Gpci, "mac")?;
-    let (gpci, from) = if dir.join("gpci.csv").is_file() {
+    let (gpci, from) = if dir.join("gpci.parquet").is_file() {
         (
-            load_rows(dir, TableKind::Gpci, |r| r.get(m) == Some(mac))?,
+            crate::published::read_table(dir, TableKind::Gpci, Some(("mac", mac)))?,
             None,
         )
     } else {
@@ -383,11 +332,10 @@ fn locality_gpci(
 /// ANES's conversion factor for a locality and variant (a 2025 `standard` row answers for
 /// any variant asked of a release with one).
 fn anes_cf(dir: &Path, mac: &str, loc: &str, variant: &str) -> Result<Option<String>> {
-    if !dir.join("anes.csv").is_file() {
+    if !dir.join("anes.parquet").is_file() {
         return Ok(None);
     }
-    let m = column_position(TableKind::Anes, "mac")?;
-    let anes = load_rows(dir, TableKind::Anes, |r| r.get(m) == Some(mac))?;
+    let anes = crate::published::read_table(dir, TableKind::Anes, Some(("mac", mac)))?;
     let rows: Vec<&Record> = anes
         .rows
         .iter()

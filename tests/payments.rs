@@ -537,34 +537,13 @@ fn lookup_names_a_column_missing_from_a_published_pprrvu() {
     let path = common::samples().join("RVU25A").display().to_string();
     let (code, _, stderr) = rvu(&["ingest", &path, "--formats", "csv"], out.path());
     assert_eq!(code, Some(0), "{stderr}");
-    let csv_path = out.path().join("releases/RVU25A/pprrvu.csv");
-    let text = std::fs::read_to_string(&csv_path).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let drop = header.iter().position(|c| *c == "mp_rvu").unwrap();
-    let cut: String = text
-        .lines()
-        .map(|l| {
-            let mut cells: Vec<String> = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(l.as_bytes())
-                .records()
-                .next()
-                .unwrap()
-                .unwrap()
-                .iter()
-                .map(|c| {
-                    if c.contains(',') {
-                        format!("\"{c}\"")
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect();
-            cells.remove(drop);
-            cells.join(",") + "\n"
-        })
-        .collect();
-    std::fs::write(&csv_path, cut).unwrap();
+    // The published dataset lookup reads, without its mp_rvu column.
+    let parquet = out.path().join("releases/RVU25A/pprrvu.parquet");
+    let mut frame = read_parquet(&parquet);
+    frame.drop_in_place("mp_rvu").unwrap();
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut frame)
+        .unwrap();
     let (code, _, stderr) = rvu(&["lookup", "99213", "--release", "RVU25A"], out.path());
     assert_ne!(code, Some(0));
     assert!(stderr.contains("mp_rvu"), "{stderr}");

@@ -202,6 +202,100 @@ pub fn published(output: &Path) -> Vec<(crate::catalog::ReleaseId, PathBuf)> {
     out
 }
 
+/// A published table read back from its Parquet file, typed as it was published; with
+/// `only = Some((column, value))`, just the rows whose `column` holds `value`. A column the
+/// file lacks is an error naming the file and the column.
+pub fn read_table(dir: &Path, kind: TableKind, only: Option<(&str, &str)>) -> Result<Table> {
+    use polars::prelude::*;
+    let path = dir.join(format!("{}.parquet", kind.name()));
+    let fail = |e: PolarsError| polars_error(&path, e);
+    let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut frame = ParquetReader::new(file).finish().map_err(fail)?;
+    let missing = |column: &str| Error::SchemaDrift {
+        location: Box::new(crate::error::Location::file(path.display().to_string())),
+        table: kind.name(),
+        details: format!("the published file has no column '{column}'"),
+    };
+    if let Some((column, value)) = only {
+        let mask = frame
+            .column(column)
+            .map_err(|_| missing(column))?
+            .as_materialized_series()
+            .str()
+            .map_err(fail)?
+            .equal(value);
+        frame = frame.filter(&mask).map_err(fail)?;
+    }
+    let mut columns = Vec::with_capacity(kind.columns().len());
+    for spec in kind.columns() {
+        let series = frame
+            .column(spec.name)
+            .map_err(|_| missing(spec.name))?
+            .as_materialized_series()
+            .clone();
+        let values: Vec<crate::tables::Value> = match spec.kind {
+            crate::tables::Kind::Decimal { .. } => series
+                .decimal()
+                .map_err(fail)?
+                .physical()
+                .iter()
+                .map(|v| {
+                    v.and_then(|m| i64::try_from(m).ok())
+                        .map_or(crate::tables::Value::Null, crate::tables::Value::Dec)
+                })
+                .collect(),
+            crate::tables::Kind::Flag { .. } => series
+                .bool()
+                .map_err(fail)?
+                .iter()
+                .map(|v| v.map_or(crate::tables::Value::Null, crate::tables::Value::Bool))
+                .collect(),
+            _ => series
+                .str()
+                .map_err(fail)?
+                .iter()
+                .map(|v| {
+                    v.map_or(crate::tables::Value::Null, |t| {
+                        crate::tables::Value::Text(t.to_string())
+                    })
+                })
+                .collect(),
+        };
+        columns.push(values);
+    }
+    let rows = (0..frame.height())
+        .map(|r| crate::tables::Record {
+            values: columns.iter().map(|c| c[r].clone()).collect(),
+            source_row: r + 2,
+        })
+        .collect();
+    Ok(Table {
+        kind,
+        file: path.display().to_string(),
+        rows,
+        skipped_rows: 0,
+    })
+}
+
+/// One text column of a published table, every row (e.g. the codes of a release).
+pub fn read_column(dir: &Path, kind: TableKind, column: &str) -> Result<Vec<String>> {
+    use polars::prelude::*;
+    let path = dir.join(format!("{}.parquet", kind.name()));
+    let fail = |e: PolarsError| polars_error(&path, e);
+    let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let frame = ParquetReader::new(file)
+        .with_columns(Some(vec![column.to_string()]))
+        .finish()
+        .map_err(fail)?;
+    let values = frame
+        .column(column)
+        .map_err(fail)?
+        .str()
+        .map_err(fail)?
+        .clone();
+    Ok(values.iter().flatten().map(str::to_string).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
