@@ -56,7 +56,9 @@ pub enum Command {
     Validate(validate::Args),
     /// List the validation rules.
     Rules(rules::Args),
-    /// Regenerate the synthetic fixture releases (what `fixtures/` holds).
+    /// Regenerate the synthetic fixture releases (what `fixtures/` holds); for developers,
+    /// so it is left out of `--help`.
+    #[command(hide = true)]
     Fixtures(fixtures::Args),
 }
 
