@@ -3,9 +3,11 @@
 //! a real PostgreSQL server started on loopback for the benchmark, then the no-op re-load.
 //! Targets on the 2-core machine: the load under 3 s, the no-op re-load under 100 ms.
 //! Figures are medians of five runs, each into a new schema of the same server.
-//! Measured in December 2026: 11.66 s with keys maintained during COPY; about 7 s (6.7-8.0 s,
-//! release binary, three runs) with a new table's keys built after its first COPY; the target
-//! is not met (the 2.1 million payment rows dominate). The no-op re-load: 19.7 ms.
+//! Measured in December 2026: 11.66 s with keys maintained during COPY; 6.7-7.8 s (release
+//! binary) with a new table's keys built after its first COPY and each file streamed a slice
+//! at a time. Not met: the server alone needs 3.7 s to COPY the 2.1 million payment rows from
+//! a text file (2.6 s binary) and about 1.9 s for each of the payments indexes. The no-op
+//! re-load: 19.7 ms.
 
 #[path = "../tests/common/postgres.rs"]
 mod postgres;
