@@ -283,8 +283,9 @@ pub fn lookup(output: &Path, q: &Query) -> Result<Answer> {
 }
 
 /// A locality's GPCIs from the release's GPCI, or from the GPCI in force when the release
-/// has none (named in the answer).
-fn locality_gpci(
+/// has none (named in the answer). Returns the GPCIs, a label naming the locality (and the
+/// release whose GPCI it is, when not this one) and that release.
+pub fn locality_gpci(
     output: &Path,
     dir: &Path,
     mac: &str,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use crate::catalog::ReleaseId;
 use crate::error::Error;
-use crate::payment::GpciColumns;
+use crate::lookup;
 use crate::report::changes::ReportOptions;
 use crate::report::workbook;
 use crate::tables::TableKind;
@@ -44,61 +44,38 @@ pub struct XlsxArgs {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Format::Xlsx(args) = args.format;
-    let dir = args.output.join("releases").join(args.release.to_string());
-    if !dir.is_dir() {
+    let id = args.release;
+    let dir = args.output.join("releases").join(id.to_string());
+    if !dir.join("pprrvu.parquet").is_file() {
         return Err(Error::NotFound(format!(
-            "{} is not published in {}",
-            args.release,
+            "{id} is not published in {} (no releases/{id}/pprrvu.parquet)",
             args.output.display()
         ))
         .into());
     }
-    let (id, mut tables) = crate::published::load_release(&dir)?;
-    let pprrvu = tables
-        .remove(&TableKind::Pprrvu)
-        .ok_or_else(|| Error::NotFound(format!("{id}: no PPRRVU table published")))?;
-    let locality = match &args.locality {
-        None => None,
-        Some(text) => {
-            let (mac, loc) = text
-                .split_once('-')
-                .ok_or_else(|| anyhow::anyhow!("--locality takes MAC-LOCALITY, like 01112-54"))?;
-            let key = (format!("{:0>5}", mac.trim()), format!("{:0>2}", loc.trim()));
-            let gpci = match tables.remove(&TableKind::Gpci) {
-                Some(table) => table,
-                None => crate::published::gpci_in_force(&args.output, id)?
-                    .map(|(_, table)| table)
-                    .ok_or_else(|| {
-                        Error::NotFound(format!("{id}: no GPCI in force for its year is published"))
-                    })?,
-            };
-            let columns = GpciColumns::of(&gpci)?;
-            let row = gpci
-                .rows
-                .iter()
-                .find(|r| gpci.render(r, "mac") == key.0 && gpci.render(r, "locality") == key.1)
-                .ok_or_else(|| {
-                    Error::NotFound(format!("{id}: no locality {}-{} in its GPCI", key.0, key.1))
-                })?;
-            let name = gpci.render(row, "locality_name");
-            Some((key.clone(), columns.gpcis(&gpci, row)?, name))
+    let pprrvu = crate::published::read_table(&dir, TableKind::Pprrvu, None)?;
+    let locality = args
+        .locality
+        .as_deref()
+        .map(super::parse_locality)
+        .transpose()?;
+    // The locality's GPCIs as `rvu lookup` finds them (the GPCI in force without a file).
+    let priced = match &locality {
+        Some((mac, loc)) => {
+            let (gpcis, label, _) = lookup::locality_gpci(&args.output, &dir, mac, loc, id)?;
+            Some((gpcis, label))
         }
+        None => None,
     };
     let file = args.file.clone().unwrap_or_else(|| match &locality {
-        Some(((mac, loc), _, _)) => PathBuf::from(format!("{id}-{mac}-{loc}.xlsx")),
+        Some((mac, loc)) => PathBuf::from(format!("{id}-{mac}-{loc}.xlsx")),
         None => PathBuf::from(format!("{id}.xlsx")),
     });
     let options = ReportOptions {
         cpt_descriptions: !args.no_cpt_descriptions,
         ..Default::default()
     };
-    workbook::write_release(
-        &file,
-        &id.to_string(),
-        &pprrvu,
-        locality.as_ref().map(|(k, g, n)| (k, *g, n.clone())),
-        &options,
-    )?;
+    workbook::write_release(&file, &id.to_string(), &pprrvu, priced, &options)?;
     println!("{}", file.display());
     Ok(ExitCode::SUCCESS)
 }

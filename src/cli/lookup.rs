@@ -43,15 +43,11 @@ fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let locality = match &args.locality {
-        None => None,
-        Some(text) => {
-            let (mac, loc) = text
-                .split_once('-')
-                .ok_or_else(|| anyhow::anyhow!("--locality takes MAC-LOCALITY, like 01112-54"))?;
-            Some((format!("{:0>5}", mac.trim()), format!("{:0>2}", loc.trim())))
-        }
-    };
+    let locality = args
+        .locality
+        .as_deref()
+        .map(super::parse_locality)
+        .transpose()?;
     let query = Query {
         code: args.code.clone(),
         modifier: args.modifier.clone(),

@@ -95,6 +95,14 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// `--locality MAC-LOCALITY` (01112-54), with the zeros a typed `1112-54` lost.
+pub fn parse_locality(text: &str) -> anyhow::Result<(String, String)> {
+    let (mac, loc) = text
+        .split_once('-')
+        .ok_or_else(|| anyhow::anyhow!("--locality takes MAC-LOCALITY, like 01112-54"))?;
+    Ok((format!("{:0>5}", mac.trim()), format!("{:0>2}", loc.trim())))
+}
+
 /// The HTTP knobs every network command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetArgs {

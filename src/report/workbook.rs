@@ -338,8 +338,22 @@ pub fn write_comparison(
             .set_creation_datetime(&created),
     );
     summary_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
-    payment_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
-    rvu_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
+    // The payment and RVU sheets list the same rows in the same order.
+    let order = sorted_keys(&comparison);
+    payment_sheet(
+        workbook.add_worksheet(),
+        &comparison,
+        &order,
+        &formats,
+        path,
+    )?;
+    rvu_sheet(
+        workbook.add_worksheet(),
+        &comparison,
+        &order,
+        &formats,
+        path,
+    )?;
     largest_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
     added_deleted_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
     status_changes_sheet(workbook.add_worksheet(), &comparison, &formats, path)?;
@@ -444,7 +458,13 @@ fn sorted_keys<'c>(c: &'c Comparison) -> Vec<&'c Key> {
     keys
 }
 
-fn payment_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path) -> Result<()> {
+fn payment_sheet(
+    sheet: &mut Worksheet,
+    c: &Comparison,
+    order: &[&Key],
+    f: &Formats,
+    path: &Path,
+) -> Result<()> {
     sheet
         .set_name("Payment comparison")
         .map_err(xlsx_error(path))?;
@@ -467,8 +487,8 @@ fn payment_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
         "F pay change",
         "F pay change %",
     ];
-    let rows: Vec<Vec<Cell>> = sorted_keys(c)
-        .into_iter()
+    let rows: Vec<Vec<Cell>> = order
+        .iter()
         .map(|key| {
             let b = c.before.by_key.get(key);
             let a = c.after.by_key.get(key);
@@ -502,7 +522,13 @@ fn payment_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path
     fit_columns(sheet, &header, &rows, path)
 }
 
-fn rvu_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path) -> Result<()> {
+fn rvu_sheet(
+    sheet: &mut Worksheet,
+    c: &Comparison,
+    order: &[&Key],
+    f: &Formats,
+    path: &Path,
+) -> Result<()> {
     sheet.set_name("All RVUs").map_err(xlsx_error(path))?;
     let names = ["Work", "PE NF", "PE F", "MP", "Total NF", "Total F"];
     let mut header: Vec<String> = vec![
@@ -518,8 +544,8 @@ fn rvu_sheet(sheet: &mut Worksheet, c: &Comparison, f: &Formats, path: &Path) ->
     header.push("Global days before".into());
     header.push("Global days after".into());
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    let rows: Vec<Vec<Cell>> = sorted_keys(c)
-        .into_iter()
+    let rows: Vec<Vec<Cell>> = order
+        .iter()
         .map(|key| {
             let b = c.before.by_key.get(key);
             let a = c.after.by_key.get(key);
@@ -899,7 +925,7 @@ pub fn write_release(
     path: &Path,
     release_id: &str,
     pprrvu: &Table,
-    locality: Option<(&Key, Gpcis, String)>,
+    locality: Option<(Gpcis, String)>,
     options: &ReportOptions,
 ) -> Result<()> {
     let fail = xlsx_error(path);
@@ -917,10 +943,8 @@ pub fn write_release(
         .iter()
         .map(|r| text(pprrvu, r, "variant"))
         .collect();
-    let (gpci, place) = match &locality {
-        Some((key, g, name)) => (*g, format!("{}-{} {name}", key.0, key.1)),
-        None => (payment::NATIONAL, "national (GPCIs 1.000)".to_string()),
-    };
+    let (gpci, place) =
+        locality.unwrap_or_else(|| (payment::NATIONAL, "national (GPCIs 1.000)".to_string()));
     for variant in &variants {
         let codes = codes(pprrvu, Some(variant));
         let sheet = workbook.add_worksheet();

@@ -268,6 +268,18 @@ pub struct ReleaseLoad {
     pub seconds: f64,
 }
 
+impl ReleaseLoad {
+    fn unchanged(release: &Published) -> ReleaseLoad {
+        ReleaseLoad {
+            release_id: release.id.to_string(),
+            revision: release.revision,
+            action: "unchanged".into(),
+            rows: BTreeMap::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
 /// The published release as the `releases` table records it.
 struct Published {
     id: ReleaseId,
@@ -313,13 +325,7 @@ pub async fn load(
             Some((revision, fingerprint))
                 if *revision == release.revision && *fingerprint == release.fingerprint =>
             {
-                report.push(ReleaseLoad {
-                    release_id: release.id.to_string(),
-                    revision: release.revision,
-                    action: "unchanged".into(),
-                    rows: BTreeMap::new(),
-                    seconds: 0.0,
-                });
+                report.push(ReleaseLoad::unchanged(&release));
             }
             previous => {
                 let action = match previous {
@@ -352,13 +358,7 @@ pub async fn load(
             == Some(&(release.revision, release.fingerprint.clone()))
             && !(i + 1 == count && history_due)
         {
-            report.push(ReleaseLoad {
-                release_id: release.id.to_string(),
-                revision: release.revision,
-                action: "unchanged".into(),
-                rows: BTreeMap::new(),
-                seconds: 0.0,
-            });
+            report.push(ReleaseLoad::unchanged(&release));
             continue;
         }
         let mut rows = load_release(&tx, target, &release).await?;

@@ -244,19 +244,19 @@ impl PgServer {
         );
     }
 
-    fn run(&self, program: &str, args: &[&str]) -> Output {
+    /// A server program, run as the `postgres` user when the tests run as root.
+    fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        let output = if self.run_as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .current_dir("/")
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
-        checked(program, output)
+        if !self.run_as_postgres {
+            return Command::new(exe);
+        }
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(exe).current_dir("/");
+        cmd
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        checked(program, self.command(program).args(args).output())
     }
 
     /// A connection URL for `user` with `password`.
@@ -309,16 +309,6 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         let data = self.data_dir();
         let args = ["-D", path_text(&data), "-m", "immediate", "-w", "stop"];
-        let exe = self.bin.join("pg_ctl");
-        let _ = if self.run_as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .current_dir("/")
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
+        let _ = self.command("pg_ctl").args(args).output();
     }
 }
