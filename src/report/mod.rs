@@ -1,6 +1,10 @@
 //! Reports for people and CI systems.
 
 pub mod changes;
+mod facts;
+mod figures;
+mod render;
+mod sections;
 pub mod validation;
 pub mod workbook;
 
