@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{ReleaseId, effective_from};
 use crate::error::{Error, Result};
 use crate::published::{polars_error, write_frame};
-use crate::tables::{Kind, Record, Table, TableKind, Value};
+use crate::tables::{Record, Table, TableKind, Value, pprrvu};
 
 /// The day before an ISO date (`2025-04-01` -> `2025-03-31`).
 pub fn day_before(date: &str) -> String {
@@ -194,22 +194,6 @@ fn table_step(
     })
 }
 
-/// The conversion factor of each variant in a PPRRVU table.
-fn conversion_factors(table: &Table) -> BTreeMap<String, String> {
-    let mut cfs = BTreeMap::new();
-    for r in &table.rows {
-        let variant = table
-            .value(r, "variant")
-            .map(|v| v.render(Kind::Text))
-            .unwrap_or_default();
-        if let Some(Value::Dec(cf)) = table.value(r, "conversion_factor") {
-            cfs.entry(variant)
-                .or_insert_with(|| crate::tables::format_decimal(*cf, 4));
-        }
-    }
-    cfs
-}
-
 const CF_KEY: &[&str] = &["variant"];
 
 fn cf_frame(id: ReleaseId, runs: &[(String, String)]) -> PolarsResult<DataFrame> {
@@ -230,8 +214,8 @@ fn cf_frame(id: ReleaseId, runs: &[(String, String)]) -> PolarsResult<DataFrame>
 }
 
 fn cf_step(prior: Option<&Table>, next: &Table, id: ReleaseId) -> PolarsResult<Step> {
-    let before = prior.map(conversion_factors).unwrap_or_default();
-    let after = conversion_factors(next);
+    let before = prior.map(pprrvu::conversion_factors).unwrap_or_default();
+    let after = pprrvu::conversion_factors(next);
     let (mut continuing, mut ending) = (HashSet::new(), HashSet::new());
     for (variant, cf) in &before {
         let key = vec![Some(variant.clone())];

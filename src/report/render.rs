@@ -63,3 +63,58 @@ impl askama::filters::Escaper for Markdown {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sections::{Cell, Column, Row, Section, Table};
+
+    /// A report whose one cell holds markup, a pipe and a line break, as a CMS description could.
+    fn hostile() -> Report {
+        let cell = "<script>alert('x')</script> a|b\nc & d";
+        Report {
+            from: "RVU25A".into(),
+            to: "RVU25B".into(),
+            header: Table {
+                columns: vec![Column {
+                    label: "",
+                    numeric: false,
+                }],
+                rows: Vec::new(),
+                row_headers: true,
+            },
+            licence: "",
+            sections: vec![Section {
+                title: "Added codes (1)".into(),
+                blocks: vec![Block::Table(Table {
+                    columns: vec![Column {
+                        label: "description",
+                        numeric: false,
+                    }],
+                    rows: vec![Row {
+                        class: None,
+                        cells: vec![Cell::from(cell.to_string())],
+                    }],
+                    row_headers: false,
+                })],
+            }],
+        }
+    }
+
+    #[test]
+    fn html_escapes_every_value() {
+        let html = html(&hostile()).unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
+        assert!(html.contains("c &#38; d"));
+    }
+
+    #[test]
+    fn markdown_keeps_a_cell_in_its_row() {
+        let md = markdown(&hostile()).unwrap();
+        assert!(
+            md.contains("| <script>alert('x')</script> a\\|b c & d |\n"),
+            "{md}"
+        );
+    }
+}

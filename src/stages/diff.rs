@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::catalog::ReleaseId;
-use crate::tables::{Kind, Record, Table, TableKind, Value, format_decimal};
+use crate::tables::{
+    Kind, Record, RowKey, Table, TableKind, Value, format_decimal, occurrences, pprrvu,
+};
 
 /// Where a release came from, for the report header.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -281,26 +283,20 @@ fn compare(
     let spec = kind.columns();
     let key_columns: Vec<usize> = label_table.key_indexes();
     let variant_column = label_table.column_index("variant");
-    let keyed = |rows: &[&'_ Record]| -> Vec<MatchKey> {
-        let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
-        rows.iter()
-            .map(|record| {
-                let key: Vec<Value> = key_columns
-                    .iter()
-                    .map(|&i| match Some(i) == variant_column {
-                        true => Value::Text(variant.to_string()),
-                        false => record.values[i].clone(),
-                    })
-                    .collect();
-                let n = seen.entry(key.clone()).or_default();
-                *n += 1;
-                (key, *n)
-            })
-            .collect()
+    let keyed = |rows: &[&'_ Record]| -> Vec<RowKey> {
+        occurrences(rows.iter().map(|record| {
+            key_columns
+                .iter()
+                .map(|&i| match Some(i) == variant_column {
+                    true => Value::Text(variant.to_string()),
+                    false => record.values[i].clone(),
+                })
+                .collect()
+        }))
     };
     let (old_keys, new_keys) = (keyed(old), keyed(new));
-    let old_index: HashMap<&MatchKey, &Record> = old_keys.iter().zip(old.iter().copied()).collect();
-    let new_index: HashMap<&MatchKey, &Record> = new_keys.iter().zip(new.iter().copied()).collect();
+    let old_index: HashMap<&RowKey, &Record> = old_keys.iter().zip(old.iter().copied()).collect();
+    let new_index: HashMap<&RowKey, &Record> = new_keys.iter().zip(new.iter().copied()).collect();
     let (new_columns, dropped_columns) = layout_changes(spec, old, new);
     let skipped: BTreeSet<usize> = spec
         .iter()
@@ -322,7 +318,7 @@ fn compare(
         dropped_columns,
         ..TableSummary::default()
     };
-    let label = |key: &MatchKey| key_label(label_table, &key.0);
+    let label = |key: &RowKey| (label_table.key_text(&key.0), label_table.key_pairs(&key.0));
     for (key, after) in new_keys.iter().zip(new) {
         let Some(before) = old_index.get(key) else {
             summary.added += 1;
@@ -391,25 +387,6 @@ fn layout_changes(
     (appeared, dropped)
 }
 
-/// A row's identity for matching: its key (variant as compared) and occurrence number.
-type MatchKey = (Vec<Value>, usize);
-
-fn key_label(table: &Table, key: &[Value]) -> (String, Vec<(&'static str, String)>) {
-    let values: Vec<(&'static str, String)> = table
-        .kind
-        .key()
-        .iter()
-        .zip(key)
-        .map(|(name, v)| (*name, v.render(Kind::Text)))
-        .collect();
-    let text = values
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    (text, values)
-}
-
 fn row_change(
     table: TableKind,
     change: ChangeKind,
@@ -458,22 +435,12 @@ fn field_change(
     }
 }
 
+/// The conversion factor of each PPRRVU variant of a release (none without PPRRVU).
 fn cf_by_variant(side: &Side) -> BTreeMap<String, String> {
-    let Some(table) = side.tables.get(&TableKind::Pprrvu) else {
-        return BTreeMap::new();
-    };
-    let mut out = BTreeMap::new();
-    for record in &table.rows {
-        let variant = table
-            .value(record, "variant")
-            .and_then(Value::as_text)
-            .unwrap_or("");
-        if let Some(Value::Dec(cf)) = table.value(record, "conversion_factor") {
-            out.entry(variant.to_string())
-                .or_insert_with(|| format_decimal(*cf, 4));
-        }
-    }
-    out
+    side.tables
+        .get(&TableKind::Pprrvu)
+        .map(|table| pprrvu::conversion_factors(table))
+        .unwrap_or_default()
 }
 
 fn conversion_factors(from: &Side, to: &Side) -> Vec<CfChange> {

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::read::fixed_width::Layout;
 use crate::read::{self, Format, Grid};
 use crate::stages::extract::{Extracted, Member};
-use crate::tables::{Kind, ParseContext, Record, Table, TableKind, Value, pprrvu};
+use crate::tables::{
+    Kind, ParseContext, Record, RowKey, Table, TableKind, Value, occurrences, pprrvu,
+};
 
 /// What the user chose for this run.
 #[derive(Debug, Clone, Default)]
@@ -481,33 +483,18 @@ fn cut_short(full: &Value, short: &Value, width: usize) -> bool {
     }
 }
 
-type RowKey = (Vec<Value>, usize);
-
 fn keyed(table: &Table) -> Vec<(RowKey, &Record)> {
-    let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
-    table
-        .rows
-        .iter()
-        .map(|record| {
-            let key = table.key_of(record);
-            let n = seen.entry(key.clone()).or_default();
-            *n += 1;
-            ((key, *n), record)
-        })
+    occurrences(table.rows.iter().map(|record| table.key_of(record)))
+        .into_iter()
+        .zip(&table.rows)
         .collect()
 }
 
 fn render_key(table: &Table, key: &RowKey) -> String {
-    let parts: Vec<String> = table
-        .kind
-        .key()
-        .iter()
-        .zip(&key.0)
-        .map(|(name, v)| format!("{name}={}", v.render(Kind::Text)))
-        .collect();
+    let text = table.key_text(&key.0);
     if key.1 > 1 {
-        format!("[{} #{}]", parts.join(" "), key.1)
+        format!("[{text} #{}]", key.1)
     } else {
-        format!("[{}]", parts.join(" "))
+        format!("[{text}]")
     }
 }

@@ -566,14 +566,7 @@ fn with_prior(
 
 /// `hcpcs=99213 modifier=` for a record, from the table's natural key.
 fn key_label(table: &Table, record: &Record) -> String {
-    table
-        .kind
-        .key()
-        .iter()
-        .filter_map(|name| Some((name, table.value(record, name)?)))
-        .map(|(name, v)| format!("{name}={}", v.render(Kind::Text)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    table.key_text(&table.key_of(record))
 }
 
 fn text<'r>(table: &Table, record: &'r Record, column: &str) -> &'r str {

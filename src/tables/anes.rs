@@ -127,10 +127,7 @@ pub fn parse(grid: &Grid, ctx: &ParseContext) -> Result<Table> {
 }
 
 fn source_value<'a>(record: &'a Record, column: &str) -> &'a Value {
-    let i = SOURCE
-        .iter()
-        .position(|c| c.name == column)
-        .expect("CF_VARIANTS and COLUMNS name SOURCE columns");
+    let i = super::index_of(SOURCE, column).expect("CF_VARIANTS and COLUMNS name SOURCE columns");
     &record.values[i]
 }
 

@@ -75,7 +75,7 @@ pub fn parse(grid: &Grid, ctx: &ParseContext) -> Result<Table> {
 
 /// Moves the `*` / `**` floor markers from the locality name into `floor_marker`.
 fn strip_marker(values: &mut [Value]) {
-    let Some(i) = COLUMNS.iter().position(|c| c.name == "locality_name") else {
+    let Some(i) = super::index_of(COLUMNS, "locality_name") else {
         return;
     };
     let (name, marker) = match &values[i] {

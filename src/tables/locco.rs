@@ -52,7 +52,7 @@ pub fn txt_layout(year: u16) -> Option<Layout> {
 }
 
 pub fn parse(grid: &Grid, ctx: &ParseContext) -> Result<Table> {
-    let state_index = COLUMNS.iter().position(|c| c.name == "state");
+    let state_index = super::index_of(COLUMNS, "state");
     // The state of the block the previous record is in, and that record's line.
     let mut block: Option<(usize, Value)> = None;
     parse_rows(

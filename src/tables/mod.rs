@@ -9,7 +9,7 @@ pub mod oppscap;
 pub mod pprrvu;
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::error::{Error, Location, Result};
 use crate::read::fixed_width::Layout;
@@ -323,7 +323,7 @@ impl Table {
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns().iter().position(|c| c.name == name)
+        index_of(self.columns(), name)
     }
 
     /// Column indexes of the natural key (variant first where the table has one).
@@ -333,6 +333,26 @@ impl Table {
             .iter()
             .filter_map(|k| self.column_index(k))
             .collect()
+    }
+
+    /// Key values (as [`Table::key_of`] gives them) beside their column names.
+    pub fn key_pairs(&self, key: &[Value]) -> Vec<(&'static str, String)> {
+        let columns = self.columns();
+        self.key_indexes()
+            .into_iter()
+            .zip(key)
+            .map(|(i, v)| (columns[i].name, v.render(Kind::Text)))
+            .collect()
+    }
+
+    /// A key as people read it in reports and errors: `hcpcs=99213 modifier=26`.
+    pub fn key_text(&self, key: &[Value]) -> String {
+        let pairs: Vec<String> = self
+            .key_pairs(key)
+            .iter()
+            .map(|(name, v)| format!("{name}={v}"))
+            .collect();
+        pairs.join(" ")
     }
 
     pub fn key_of(&self, record: &Record) -> Vec<Value> {
@@ -388,7 +408,7 @@ pub struct HeaderMap {
 
 impl HeaderMap {
     pub fn position(&self, spec: &[ColumnSpec], name: &str) -> Option<usize> {
-        let i = spec.iter().position(|c| c.name == name)?;
+        let i = index_of(spec, name)?;
         self.columns[i].as_ref().map(|(col, _)| *col)
     }
 }
@@ -747,9 +767,30 @@ pub fn parse_rows(
     Ok(Table::new(kind, grid, typed))
 }
 
+/// A row's identity for matching two tables: its key and which occurrence of that key it is
+/// (1 for the first; CMS lists a few keys twice, and each twin matches its own).
+pub type RowKey = (Vec<Value>, usize);
+
+/// Numbers each key's occurrences in row order.
+pub fn occurrences(keys: impl IntoIterator<Item = Vec<Value>>) -> Vec<RowKey> {
+    let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
+    keys.into_iter()
+        .map(|key| {
+            let n = seen.entry(key.clone()).or_default();
+            *n += 1;
+            (key, *n)
+        })
+        .collect()
+}
+
+/// Where a canonical column sits in a table's columns: every lookup by name goes through here.
+pub fn index_of(spec: &[ColumnSpec], name: &str) -> Option<usize> {
+    spec.iter().position(|c| c.name == name)
+}
+
 /// Sets a column by name, when the table has it.
 pub fn set(spec: &[ColumnSpec], values: &mut [Value], name: &str, value: Value) {
-    if let Some(i) = spec.iter().position(|c| c.name == name) {
+    if let Some(i) = index_of(spec, name) {
         values[i] = value;
     }
 }

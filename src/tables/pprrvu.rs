@@ -3,9 +3,11 @@
 //! Header aliases are the caption fragments CMS stacks above each column, joined with spaces
 //! and normalised (see `normalise_header`). A new year's rename is one alias here.
 
+use std::collections::BTreeMap;
+
 use super::{
-    ColumnSpec, Kind, PROSE, ParseContext, RVU, TEXT, Table, TableKind, code, looks_like_hcpcs,
-    parse_rows,
+    ColumnSpec, Kind, PROSE, ParseContext, RVU, TEXT, Table, TableKind, Value, code,
+    format_decimal, looks_like_hcpcs, parse_rows,
 };
 use crate::error::Result;
 use crate::read::Grid;
@@ -185,6 +187,21 @@ pub fn variant_of(file_name: &str) -> &'static str {
     } else {
         "standard"
     }
+}
+
+/// The conversion factor of each variant in a PPRRVU table.
+pub fn conversion_factors(table: &Table) -> BTreeMap<String, String> {
+    let mut cfs = BTreeMap::new();
+    for r in &table.rows {
+        let variant = table
+            .value(r, "variant")
+            .map(|v| v.render(Kind::Text))
+            .unwrap_or_default();
+        if let Some(Value::Dec(cf)) = table.value(r, "conversion_factor") {
+            cfs.entry(variant).or_insert_with(|| format_decimal(*cf, 4));
+        }
+    }
+    cfs
 }
 
 #[cfg(test)]
