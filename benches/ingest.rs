@@ -8,7 +8,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rvu_pipeline::read::{self, Format};
@@ -90,6 +91,67 @@ fn end_to_end(c: &mut Criterion) {
     }
     group.finish();
     let _ = fs::remove_dir_all(&out);
+}
+
+/// `rvu ingest` of the RVU25A zip into an empty folder (the binary, as a user runs it: every
+/// dataset, payments, manifest, datapackage, history and codes) beside `unzip -p` of the same
+/// zip, alternating for 9 rounds. Prints the medians and the ratio to `unzip -p` (targets: 3
+/// times for csv only, 5 times with every format cross-checked).
+fn ratio_to_unzip(_: &mut Criterion) {
+    let zip = samples().join("RVU25A/rvu25a-updated-01_10_2025.zip");
+    let quiet = |command: &mut Command| {
+        let status = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("runs");
+        assert!(status.success(), "{command:?} failed");
+    };
+    if Command::new("unzip").arg("-v").output().is_err() {
+        eprintln!(
+            "ratio to unzip -p: not measured, `unzip` is not installed (apt-get install unzip)"
+        );
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("rvu-bench-unzip-{}", std::process::id()));
+    let runs: [(&str, Option<&str>); 3] = [
+        ("unzip -p", None),
+        ("rvu ingest, csv only", Some("csv")),
+        ("rvu ingest, all formats", Some("all")),
+    ];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); runs.len()];
+    for _ in 0..9 {
+        for (i, (_, formats)) in runs.iter().enumerate() {
+            let _ = fs::remove_dir_all(&out);
+            let clock = Instant::now();
+            match formats {
+                None => quiet(Command::new("unzip").arg("-p").arg(&zip)),
+                Some(formats) => quiet(
+                    Command::new(env!("CARGO_BIN_EXE_rvu"))
+                        .arg("ingest")
+                        .arg(&zip)
+                        .args(["--formats", formats, "--output"])
+                        .arg(&out),
+                ),
+            }
+            times[i].push(clock.elapsed());
+        }
+    }
+    let _ = fs::remove_dir_all(&out);
+    let median = |t: &mut Vec<Duration>| {
+        t.sort();
+        t[t.len() / 2]
+    };
+    let floor = median(&mut times[0]);
+    println!("RVU25A zip, medians of 9 alternating runs:");
+    for ((label, _), t) in runs.iter().zip(&mut times) {
+        let m = median(t);
+        println!(
+            "  {label:<24} {:>8.1} ms  {:>5.1} x unzip -p",
+            m.as_secs_f64() * 1e3,
+            m.as_secs_f64() / floor.as_secs_f64()
+        );
+    }
 }
 
 fn validation(c: &mut Criterion) {
@@ -267,6 +329,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 criterion_group!(
     benches,
+    ratio_to_unzip,
     payments_2026,
     variants_2026,
     publish_release,
