@@ -424,6 +424,18 @@ pub fn update(
         }
         tracing::info!("history: stored history does not end at the prior release; rebuilding");
     }
+    if let ([(only, _)], Some(latest)) = (now.releases.as_slice(), next.get(&TableKind::Pprrvu))
+        && *only == id
+    {
+        // The first release published here: its history is itself, from the tables in hand
+        // (what a rebuild would read back from the files just written).
+        let dir = output.join("history");
+        let fail = |e: PolarsError| polars_error(&dir, e);
+        let mut histories = Histories::empty(id).map_err(fail)?;
+        histories.apply(&Tables::new(), next, id).map_err(fail)?;
+        tracing::info!("history: started with {id}");
+        return write(output, histories, (id, latest), &now, cpt_descriptions);
+    }
     tracing::info!("history: rebuilt from every published release");
     rebuild(output, cpt_descriptions)
 }

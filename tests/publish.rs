@@ -364,10 +364,21 @@ fn a_newer_release_extends_the_stored_history_to_what_a_rebuild_gives() {
         out.path(),
         &paths,
         &[
-            "history: rebuilt",
+            "history: started with RVU99A",
             "history: RVU99B appended",
             "history: RVU99C appended",
         ],
+    );
+    assert_history_equals_a_rebuild(out.path());
+}
+
+#[test]
+fn the_first_release_starts_the_history_as_a_rebuild_would() {
+    let out = tempfile::tempdir().unwrap();
+    ingest_in_order(
+        out.path(),
+        &[fixture("rvu99a.zip")],
+        &["history: started with RVU99A"],
     );
     assert_history_equals_a_rebuild(out.path());
 }
@@ -382,7 +393,7 @@ fn a_back_filled_release_rebuilds_the_history_as_if_published_in_order() {
     ingest_in_order(
         back_filled.path(),
         &[a, c, b],
-        &["rebuilt", "RVU99C appended", "history: rebuilt"],
+        &["started with", "RVU99C appended", "history: rebuilt"],
     );
     // state.json names the manifests, which differ (the diffs differ); the data must not.
     let data = |out: &Path| -> Vec<(String, Vec<u8>)> {
@@ -401,7 +412,7 @@ fn real_releases_extend_the_history_to_what_a_rebuild_gives() {
     ingest_in_order(
         out.path(),
         &paths,
-        &["rebuilt", "RVU25A appended", "RVU25B appended"],
+        &["started with RVU24B", "RVU25A appended", "RVU25B appended"],
     );
     assert_history_equals_a_rebuild(out.path());
 }
@@ -410,7 +421,7 @@ fn real_releases_extend_the_history_to_what_a_rebuild_gives() {
 fn history_and_codes_run_on_across_the_2026_split() {
     let out = tempfile::tempdir().unwrap();
     let paths = ["RVU25D", "RVU26A"].map(|r| common::samples().join(r));
-    ingest_in_order(out.path(), &paths, &["rebuilt", "RVU26A appended"]);
+    ingest_in_order(out.path(), &paths, &["started with", "RVU26A appended"]);
     assert_history_equals_a_rebuild(out.path());
 
     // When a code last changed, told from the two files: any cell other than the

@@ -232,13 +232,8 @@ fn write_latest(output: &Path) -> Result<()> {
     fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))
 }
 
-fn write_release(
-    dir: &Path,
-    output: &Path,
-    extracted: &Extracted,
-    normalized: &Normalized,
-    validation: &Report,
-) -> Result<Vec<PublishedTable>> {
+/// Each table as CSV and Parquet; what `ingest.json` says of it.
+fn write_tables(dir: &Path, normalized: &Normalized) -> Result<Vec<PublishedTable>> {
     let mut published = Vec::new();
     for (kind, normalized_table) in &normalized.tables {
         let table = &normalized_table.table;
@@ -258,9 +253,31 @@ fn write_release(
             cross_checks: normalized_table.cross_checks.clone(),
         });
     }
-    let payments = timed("payments", "parquet", || {
-        write_payments(dir, output, normalized)
-    })?;
+    Ok(published)
+}
+
+fn write_release(
+    dir: &Path,
+    output: &Path,
+    extracted: &Extracted,
+    normalized: &Normalized,
+    validation: &Report,
+) -> Result<Vec<PublishedTable>> {
+    // Payments (a million rows and more) are written on their own thread while the tables
+    // are written on this one.
+    let (published, payments) = std::thread::scope(|scope| {
+        let payments = scope.spawn(|| {
+            timed("payments", "parquet", || {
+                write_payments(dir, output, normalized)
+            })
+        });
+        let published = write_tables(dir, normalized);
+        let payments = payments
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (published, payments)
+    });
+    let (published, payments) = (published?, payments?);
     write_text(
         &dir.join("validation.json"),
         &report::validation::json(validation),
