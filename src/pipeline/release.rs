@@ -271,25 +271,54 @@ pub fn process(
     }
 
     // The change report is written now and moved into place right after the release, so
-    // a run killed before the release is published leaves no report of it.
-    let staged = match (&prior, options.changes) {
-        (Some(prior), true) => {
+    // a run killed before the release is published leaves no report of it. Its workbook, the
+    // slow part, is written on another thread while the release is published.
+    let (published, changes) = std::thread::scope(|scope| {
+        let mut staged = None;
+        let mut workbook = None;
+        if let (Some(prior), true) = (&prior, options.changes) {
             clock.start(Stage::Diff);
-            let staged = stage_changes(prior, &extracted, &normalized, output, options)
+            let current = current_side(&extracted, &normalized);
+            let diff = diff::diff(&prior.side(), &current);
+            let report = report_options(options);
+            let tables_only = changes::ReportOptions {
+                xlsx: false,
+                ..report.clone()
+            };
+            let staging = changes::stage(output, &diff, &prior.side(), &current, &tables_only)
                 .map_err(Failure::at(Stage::Diff, Some(id)))?;
-            Some(staged)
+            if report.xlsx {
+                let path = staging.workbook_path();
+                workbook = Some(scope.spawn(move || {
+                    changes::write_workbook(&path, &diff, &prior.side(), &current, &report)
+                }));
+            }
+            staged = Some(staging);
         }
-        _ => None,
-    };
 
-    clock.start(Stage::Publish);
-    let published = publish::publish(output, &extracted, &normalized, &validation)
-        .map_err(Failure::at(Stage::Publish, Some(id)))?;
-    failpoint::hit("publish-before-changes", Some(label));
-    let changes = staged
-        .map(changes::Staged::commit)
-        .transpose()
-        .map_err(Failure::at(Stage::Publish, Some(id)))?;
+        clock.start(Stage::Publish);
+        let published = publish::publish(output, &extracted, &normalized, &validation);
+        let workbook = workbook.map_or(Ok(()), |handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        if published.is_err() || workbook.is_err() {
+            // A workbook that failed after its release was published leaves the release
+            // without a report, as a run killed there does; the next run writes it.
+            if let Some(staged) = staged.take() {
+                staged.discard();
+            }
+        }
+        let published = published.map_err(Failure::at(Stage::Publish, Some(id)))?;
+        workbook.map_err(Failure::at(Stage::Diff, Some(id)))?;
+        failpoint::hit("publish-before-changes", Some(label));
+        let changes = staged
+            .map(changes::Staged::commit)
+            .transpose()
+            .map_err(Failure::at(Stage::Publish, Some(id)))?;
+        Ok((published, changes))
+    })?;
 
     clock.start(Stage::History);
     let before = prior
@@ -382,14 +411,12 @@ fn withhold_licensed_descriptions(normalized: &mut normalize::Normalized) {
 }
 
 /// Diffs the new release against the prior one into a staged OUTPUT/changes/<prior>..<new>/.
-fn stage_changes(
-    prior: &Loaded,
+/// The release being published, as the diff sees it.
+fn current_side<'a>(
     extracted: &extract::Extracted,
-    normalized: &normalize::Normalized,
-    output: &Path,
-    options: &Options,
-) -> crate::error::Result<changes::Staged> {
-    let current = Side {
+    normalized: &'a normalize::Normalized,
+) -> Side<'a> {
+    Side {
         id: normalized.release_id,
         info: ReleaseInfo {
             release_id: normalized.release_id.to_string(),
@@ -398,10 +425,7 @@ fn stage_changes(
             sha256: extracted.archive.as_ref().map(|(_, sha)| sha.clone()),
         },
         tables: normalized.table_refs(),
-    };
-    let diff = diff::diff(&prior.side(), &current);
-    let report = report_options(options);
-    changes::stage(output, &diff, &prior.side(), &current, &report)
+    }
 }
 
 fn report_options(options: &Options) -> changes::ReportOptions {

@@ -58,6 +58,38 @@ impl Staged {
         crate::published::replace_dir(&self.staging, &self.target)?;
         Ok(self.target)
     }
+
+    /// Where the comparison workbook goes when it is written apart from [`stage`] (the
+    /// pipeline writes it on another thread while the release is published).
+    pub fn workbook_path(&self) -> PathBuf {
+        self.staging.join(WORKBOOK)
+    }
+
+    /// Removes the staged report (its release was not published).
+    pub fn discard(self) {
+        let _ = fs::remove_dir_all(&self.staging);
+    }
+}
+
+const WORKBOOK: &str = "comparison.xlsx";
+
+/// Writes `comparison.xlsx`, the workbook analysts review the changes in, and logs the time.
+pub fn write_workbook(
+    path: &Path,
+    diff: &Diff,
+    from: &Side,
+    to: &Side,
+    options: &ReportOptions,
+) -> Result<()> {
+    let clock = std::time::Instant::now();
+    super::workbook::write_comparison(path, diff, from, to, options)?;
+    tracing::info!(
+        ms = clock.elapsed().as_millis() as u64,
+        "wrote comparison.xlsx for {}..{}",
+        from.id,
+        to.id
+    );
+    Ok(())
 }
 
 /// Writes the change report of `diff` into a staging folder; [`Staged::commit`] publishes it.
@@ -97,20 +129,7 @@ pub fn stage(
             fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         }
         if options.xlsx {
-            let clock = std::time::Instant::now();
-            super::workbook::write_comparison(
-                &staging.join("comparison.xlsx"),
-                diff,
-                from,
-                to,
-                options,
-            )?;
-            tracing::info!(
-                ms = clock.elapsed().as_millis() as u64,
-                "wrote comparison.xlsx for {}..{}",
-                from.id,
-                to.id
-            );
+            write_workbook(&staging.join(WORKBOOK), diff, from, to, options)?;
         }
         Ok(())
     })();
