@@ -4,7 +4,8 @@
 //! tables under 100 ms, a diff of two real releases with its reports under 0.5 s; RVU26A's
 //! payments (both variants, about 2.1 million rows) written under 150 ms (not met: 1.26 s in
 //! December 2026, most of it Parquet encoding), and RVU26A with both PPRRVU variants in at most
-//! 1.5 times the non-QPP file alone (1.68 times then: the QPP file adds 61% of the rows).
+//! 1.5 times the non-QPP file alone (1.68 times then: the QPP file adds 61% of the rows; 1.43
+//! times once each file is typed on its own thread).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -268,6 +268,41 @@ pub fn hint_from_path(path: &Path) -> Option<ReleaseId> {
         .find_map(|c| ReleaseId::find_in(&c.as_os_str().to_string_lossy()))
 }
 
+/// Types every member's grid into the table, on a thread each (PPRRVU's files are most of a
+/// release, and from 2026 there are two per format), in `formats` order.
+fn parse_members(
+    kind: TableKind,
+    formats: &FormatGrids,
+    release_id: ReleaseId,
+) -> Vec<Result<Table>> {
+    let members: Vec<(&Member, &Grid)> = formats.values().flatten().copied().collect();
+    thread::scope(|scope| {
+        let handles: Vec<_> = members
+            .iter()
+            .map(|&(member, grid)| {
+                scope.spawn(move || {
+                    let ctx = ParseContext {
+                        release_id: release_id.to_string(),
+                        year: release_id.year,
+                        variant: match kind {
+                            TableKind::Pprrvu => pprrvu::variant_of(&member.name).to_string(),
+                            _ => "standard".to_string(),
+                        },
+                    };
+                    kind.parse(grid, &ctx)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 fn normalize_table(
     kind: TableKind,
     formats: &FormatGrids,
@@ -277,19 +312,14 @@ fn normalize_table(
     warnings: &mut Vec<String>,
 ) -> Result<NormalizedTable> {
     let mut parsed: Vec<(Format, Table, Vec<String>)> = Vec::new();
+    let mut typed = parse_members(kind, formats, release_id).into_iter();
     for (format, members) in formats {
         let mut combined: Option<Table> = None;
         let mut files = Vec::new();
-        for (member, grid) in members {
-            let ctx = ParseContext {
-                release_id: release_id.to_string(),
-                year: release_id.year,
-                variant: match kind {
-                    TableKind::Pprrvu => pprrvu::variant_of(&member.name).to_string(),
-                    _ => "standard".to_string(),
-                },
-            };
-            let table = kind.parse(grid, &ctx)?;
+        for (member, _) in members {
+            let table = typed.next().ok_or_else(|| {
+                Error::Release(format!("{kind}: {} was not parsed", member.name))
+            })??;
             files.push(member.name.clone());
             match combined.as_mut() {
                 Some(c) => c.append(table),
