@@ -2,7 +2,9 @@
 //! the code lists, status moves, work RVU changes, biggest movers and locality changes.
 //! `sections.rs` arranges these facts into the report's sections; nothing here renders.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use super::changes::ReportOptions;
 use crate::codes::is_licensed;

@@ -48,6 +48,14 @@ struct Codes {
     by_key: BTreeMap<Key, CodeSide>,
 }
 
+/// A workbook deflated at level 3: the RVU25A..RVU25D comparison is written in 445 ms
+/// instead of 650 ms at the default level 6, for a file of 2.6 MB instead of 2.2 MB.
+fn new_workbook() -> Workbook {
+    let mut workbook = Workbook::new();
+    workbook.set_zip_compression_level(3);
+    workbook
+}
+
 fn xlsx_error(path: &Path) -> impl Fn(XlsxError) -> Error + '_ {
     move |e| Error::Output {
         what: path.display().to_string(),
@@ -330,7 +338,7 @@ pub fn write_comparison(
     };
     let fail = xlsx_error(path);
     let formats = Formats::new();
-    let mut workbook = Workbook::new();
+    let mut workbook = new_workbook();
     let created = ExcelDateTime::from_ymd(2000, 1, 1).map_err(&fail)?;
     workbook.set_properties(
         &DocProperties::new()
@@ -931,7 +939,7 @@ pub fn write_release(
     let fail = xlsx_error(path);
     let formats = Formats::new();
     let f = &formats;
-    let mut workbook = Workbook::new();
+    let mut workbook = new_workbook();
     let created = ExcelDateTime::from_ymd(2000, 1, 1).map_err(&fail)?;
     workbook.set_properties(
         &DocProperties::new()

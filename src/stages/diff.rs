@@ -1,7 +1,9 @@
 //! Diff: what changed between two releases, table by table, key by key, field by field.
 //! Numbers are compared as exact decimals at file precision, so float noise is never a change.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use serde::Serialize;
 

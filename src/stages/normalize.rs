@@ -1,7 +1,9 @@
 //! Normalize: every member of a release becomes its canonical table, every format CMS shipped
 //! of a table is parsed, and the formats are compared cell by cell.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::path::Path;
 use std::thread;
 

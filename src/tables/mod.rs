@@ -9,7 +9,9 @@ pub mod oppscap;
 pub mod pprrvu;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use crate::error::{Error, Location, Result};
 use crate::read::fixed_width::Layout;
@@ -773,7 +775,7 @@ pub type RowKey = (Vec<Value>, usize);
 
 /// Numbers each key's occurrences in row order.
 pub fn occurrences(keys: impl IntoIterator<Item = Vec<Value>>) -> Vec<RowKey> {
-    let mut seen: HashMap<Vec<Value>, usize> = HashMap::new();
+    let mut seen: HashMap<Vec<Value>, usize> = HashMap::default();
     keys.into_iter()
         .map(|key| {
             let n = seen.entry(key.clone()).or_default();
