@@ -65,7 +65,7 @@ impl Staged {
         self.staging.join(WORKBOOK)
     }
 
-    /// Removes the staged report (its release was not published).
+    /// Removes the staged report, which will not be moved into place.
     pub fn discard(self) {
         let _ = fs::remove_dir_all(&self.staging);
     }

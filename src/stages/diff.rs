@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::HashMap;
-
 use serde::Serialize;
 
 use crate::catalog::ReleaseId;

@@ -2,11 +2,10 @@
 //! of a table is parsed, and the formats are compared cell by cell.
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::path::Path;
 use std::thread;
 
+use foldhash::HashMap;
 use serde::Serialize;
 
 use crate::catalog::ReleaseId;
