@@ -154,10 +154,18 @@ fn read_tabular<'a>(members: &[&'a Member]) -> Result<Vec<(&'a Member, Grid)>> {
         .copied()
         .filter(|m| m.format != Format::Txt)
         .collect();
+    on_threads(&tabular, |&member| read_grid(member).map(|g| (member, g)))
+        .into_iter()
+        .collect()
+}
+
+/// `work` on each item, a thread each, results in the items' order.
+fn on_threads<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
     thread::scope(|scope| {
-        let handles: Vec<_> = tabular
+        let work = &work;
+        let handles: Vec<_> = items
             .iter()
-            .map(|&member| scope.spawn(move || read_grid(member).map(|g| (member, g))))
+            .map(|item| scope.spawn(move || work(item)))
             .collect();
         handles
             .into_iter()
@@ -277,30 +285,16 @@ fn parse_members(
     release_id: ReleaseId,
 ) -> Vec<Result<Table>> {
     let members: Vec<(&Member, &Grid)> = formats.values().flatten().copied().collect();
-    thread::scope(|scope| {
-        let handles: Vec<_> = members
-            .iter()
-            .map(|&(member, grid)| {
-                scope.spawn(move || {
-                    let ctx = ParseContext {
-                        release_id: release_id.to_string(),
-                        year: release_id.year,
-                        variant: match kind {
-                            TableKind::Pprrvu => pprrvu::variant_of(&member.name).to_string(),
-                            _ => "standard".to_string(),
-                        },
-                    };
-                    kind.parse(grid, &ctx)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    on_threads(&members, |&(member, grid)| {
+        let ctx = ParseContext {
+            release_id: release_id.to_string(),
+            year: release_id.year,
+            variant: match kind {
+                TableKind::Pprrvu => pprrvu::variant_of(&member.name).to_string(),
+                _ => "standard".to_string(),
+            },
+        };
+        kind.parse(grid, &ctx)
     })
 }
 
