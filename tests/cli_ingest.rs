@@ -4,17 +4,9 @@ mod common;
 
 use std::fs;
 use std::io::{Cursor, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
-
-fn rvu() -> Command {
-    Command::cargo_bin("rvu").unwrap()
-}
-
-fn fixture(name: &str) -> PathBuf {
-    common::fixtures().join(name)
-}
+use common::{fixture, rvu};
 
 /// A member of a fixture zip.
 fn fixture_member(zip_name: &str, member: &str) -> Vec<u8> {

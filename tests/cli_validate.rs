@@ -3,25 +3,12 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
-use assert_cmd::Command;
+use common::{rvu, rvu_with_output as run};
 
-fn rvu() -> Command {
-    Command::cargo_bin("rvu").unwrap()
-}
-
-fn run(args: &[&str], out: &Path) -> (Option<i32>, String, String) {
-    let output = rvu().args(args).arg("--output").arg(out).output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
+/// A fixture's path as an argument.
 fn fixture(name: &str) -> String {
-    common::fixtures().join(name).display().to_string()
+    common::fixture(name).display().to_string()
 }
 
 #[test]

@@ -665,11 +665,7 @@ async fn the_cli_lists_fetches_and_works_offline() {
     let out_path = out.path().to_path_buf();
     let (listing, fetched, offline, missing) = tokio::task::spawn_blocking(move || {
         let run = |args: Vec<String>| {
-            let output = assert_cmd::Command::cargo_bin("rvu")
-                .unwrap()
-                .args(&args)
-                .output()
-                .unwrap();
+            let output = common::rvu().args(&args).output().unwrap();
             (
                 output.status.code(),
                 String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -773,12 +769,7 @@ async fn rvu_run_downloads_publishes_and_then_only_asks_if_anything_changed() {
     .unwrap();
     let dry = definition.clone();
     let run = move || {
-        let output = assert_cmd::Command::cargo_bin("rvu")
-            .unwrap()
-            .arg("run")
-            .arg(&definition)
-            .output()
-            .unwrap();
+        let output = common::rvu().arg("run").arg(&definition).output().unwrap();
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -786,8 +777,7 @@ async fn rvu_run_downloads_publishes_and_then_only_asks_if_anything_changed() {
     };
     let again = run.clone();
     let (code, stdout) = tokio::task::spawn_blocking(move || {
-        let output = assert_cmd::Command::cargo_bin("rvu")
-            .unwrap()
+        let output = common::rvu()
             .args(["run", "--dry-run"])
             .arg(&dry)
             .output()
@@ -1024,11 +1014,7 @@ async fn the_cli_reads_every_index_page_and_names_a_release_it_cannot_find() {
     .unwrap();
     let (listing, fetched, unknown, run) = tokio::task::spawn_blocking(move || {
         let rvu = |args: &[&str]| {
-            let output = assert_cmd::Command::cargo_bin("rvu")
-                .unwrap()
-                .args(args)
-                .output()
-                .unwrap();
+            let output = common::rvu().args(args).output().unwrap();
             (
                 output.status.code(),
                 String::from_utf8_lossy(&output.stdout).into_owned(),

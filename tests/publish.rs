@@ -5,15 +5,10 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-fn fixture(name: &str) -> PathBuf {
-    common::fixtures().join(name)
-}
+use common::fixture;
 
 fn ingest(path: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    Command::cargo_bin("rvu")
-        .unwrap()
+    common::rvu()
         .arg("ingest")
         .arg(path)
         .args(extra)

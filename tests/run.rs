@@ -427,7 +427,7 @@ fn a_read_only_output_folder_is_refused_with_exit_2() {
     }
     // Root writes through permission bits, so the folder is made read-only for real: a
     // read-only bind mount of it, in a mount namespace of the run's own.
-    let rvu = assert_cmd::cargo::cargo_bin("rvu");
+    let rvu = common::rvu_binary();
     let output = Command::new("unshare")
         .args([
             "-m",

@@ -27,6 +27,16 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// A generated fixture release (`rvu99a.zip`, ...).
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+/// The `rvu` binary, to run to completion and assert on (assert_cmd).
+pub fn rvu() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("rvu").expect("the rvu binary is built for the tests")
+}
+
 /// Normalizes a path with all formats and lenient cross-checks, once per test binary.
 pub fn normalized(relative: &str) -> Arc<Normalized> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Normalized>>>> = OnceLock::new();
@@ -135,7 +145,12 @@ pub fn rvu_with_output(args: &[&str], out: &Path) -> (Option<i32>, String, Strin
 
 /// The `rvu` binary as a plain command (for spawning and killing).
 pub fn rvu_command() -> std::process::Command {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("rvu"))
+    std::process::Command::new(rvu_binary())
+}
+
+/// Where the `rvu` binary the tests run is.
+pub fn rvu_binary() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("rvu")
 }
 
 /// RVU99B with one non-facility total that is not the sum of its RVUs (a validation error),
