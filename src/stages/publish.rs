@@ -334,25 +334,44 @@ fn rows_by_variant(table: &Table) -> BTreeMap<String, usize> {
 /// at a time; returns the number of rows.
 pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
     let fail = |e: PolarsError| polars_error(path, e);
-    let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
-    let rows = crate::payment::frames(rvus, gpci, 1 << 17, |df| {
-        if writer.is_none() {
-            let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-            writer = Some(
-                parquet_writer(file, df.schema())
-                    .batched(df.schema())
-                    .map_err(fail)?,
-            );
+    // The frames are built on one thread while the writer encodes the one before on this
+    // one (the encoding itself spreads over the cores, column by column).
+    let (frames, received) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+    std::thread::scope(|scope| {
+        let built = scope.spawn(move || {
+            crate::payment::frames(rvus, gpci, 1 << 17, |df| {
+                // The writer hangs up only after an error, which it reports itself.
+                let _ = frames.send(std::mem::take(df));
+                Ok(())
+            })
+        });
+        let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
+        let mut written = Ok(());
+        for df in received {
+            if writer.is_none() {
+                let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+                writer = Some(
+                    parquet_writer(file, df.schema())
+                        .batched(df.schema())
+                        .map_err(fail)?,
+                );
+            }
+            if let Some(w) = writer.as_mut() {
+                written = w.write_batch(&df).map_err(fail);
+                if written.is_err() {
+                    break;
+                }
+            }
         }
-        match writer.as_mut() {
-            Some(w) => w.write_batch(df).map_err(fail),
-            None => Ok(()),
+        let rows = built
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        written?;
+        if let Some(w) = writer {
+            w.finish().map_err(fail)?;
         }
-    })?;
-    if let Some(w) = writer {
-        w.finish().map_err(fail)?;
-    }
-    Ok(rows)
+        Ok(rows)
+    })
 }
 
 /// Where the payments of a release came from, for `ingest.json`.
