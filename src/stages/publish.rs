@@ -336,7 +336,7 @@ pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<us
     let fail = |e: PolarsError| polars_error(path, e);
     // The frames are built on one thread while the writer encodes the one before on this
     // one (the encoding itself spreads over the cores, column by column).
-    let (frames, received) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+    let (frames, received) = std::sync::mpsc::sync_channel::<DataFrame>(0);
     std::thread::scope(|scope| {
         let built = scope.spawn(move || {
             crate::payment::frames(rvus, gpci, 1 << 17, |df| {
