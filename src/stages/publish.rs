@@ -340,9 +340,11 @@ pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<us
     std::thread::scope(|scope| {
         let built = scope.spawn(move || {
             crate::payment::frames(rvus, gpci, 1 << 17, |df| {
-                // The writer hangs up only after an error, which it reports itself.
-                let _ = frames.send(std::mem::take(df));
-                Ok(())
+                // The writer hangs up only after an error of its own, which it reports.
+                frames.send(std::mem::take(df)).map_err(|_| Error::Output {
+                    what: path.display().to_string(),
+                    message: "the payments writer stopped".into(),
+                })
             })
         });
         let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
@@ -365,8 +367,10 @@ pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<us
         }
         let rows = built
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // The writer's own error first: the builder's is then only that the writer stopped.
         written?;
+        let rows = rows?;
         if let Some(w) = writer {
             w.finish().map_err(fail)?;
         }
