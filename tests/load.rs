@@ -413,19 +413,7 @@ pprrvu = pq.read_table(sys.argv[1] + "/releases/RVU26A/pprrvu.parquet")
 types["99213 rows"] = pc.sum(pc.equal(pprrvu["hcpcs"], "99213")).as_py()
 print(json.dumps(types))
 "#;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(out)
-        .output()
-        .expect("python3 runs (install Python 3 and `python3 -m pip install pyarrow`)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let types: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(&output.stdout).unwrap();
+    let types: BTreeMap<String, serde_json::Value> = common::python_json(script, out, "pyarrow");
     assert_eq!(types["99213 rows"], 2, "non-QPP and QPP");
     let files: Vec<&String> = types.keys().filter(|k| k.ends_with(".parquet")).collect();
     assert!(files.len() >= 2 * 6 + 4, "{files:?}");

@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use calamine::{Data, Range, Reader, Xlsx, open_workbook};
 
@@ -277,19 +276,8 @@ for sheet in book.worksheets:
     out[sheet.title] = rows
 print(json.dumps(out))
 "#;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(workbook_path())
-        .output()
-        .expect("python3 runs (install Python 3 and `python3 -m pip install openpyxl`)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let theirs: BTreeMap<String, Vec<Vec<serde_json::Value>>> =
-        serde_json::from_slice(&output.stdout).unwrap();
+        common::python_json(script, &workbook_path(), "openpyxl");
     let theirs: BTreeMap<String, Vec<Vec<serde_json::Value>>> = theirs
         .into_iter()
         .map(|(name, rows)| (name, trimmed(rows)))

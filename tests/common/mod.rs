@@ -148,6 +148,25 @@ pub fn rvu_command() -> std::process::Command {
     std::process::Command::new(rvu_binary())
 }
 
+/// Runs a Python script (`python3 -c SCRIPT ARG`) that prints JSON, and parses what it
+/// prints; `package` is the PyPI package it needs, named when Python cannot run.
+pub fn python_json<T: serde::de::DeserializeOwned>(script: &str, arg: &Path, package: &str) -> T {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3 runs ({e}; install Python 3 and `python3 -m pip install {package}`)")
+        });
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
 /// Where the `rvu` binary the tests run is.
 pub fn rvu_binary() -> PathBuf {
     assert_cmd::cargo::cargo_bin("rvu")
