@@ -424,20 +424,15 @@ pub fn update(
         }
         tracing::info!("history: stored history does not end at the prior release; rebuilding");
     }
-    if let ([(only, _)], Some(latest)) = (now.releases.as_slice(), next.get(&TableKind::Pprrvu))
+    if let [(only, _)] = now.releases.as_slice()
         && *only == id
     {
-        // The first release published here: its history is itself, from the tables in hand
-        // (what a rebuild would read back from the files just written).
-        let dir = output.join("history");
-        let fail = |e: PolarsError| polars_error(&dir, e);
-        let mut histories = Histories::empty(id).map_err(fail)?;
-        histories.apply(&Tables::new(), next, id).map_err(fail)?;
         tracing::info!("history: started with {id}");
-        return write(output, histories, (id, latest), &now, cpt_descriptions);
+    } else {
+        tracing::info!("history: rebuilt from every published release");
     }
-    tracing::info!("history: rebuilt from every published release");
-    rebuild(output, cpt_descriptions)
+    // This release's tables are in hand: the rebuild takes them instead of reading them back.
+    rebuild_with(output, cpt_descriptions, Some((id, next)))
 }
 
 /// The tables `next` has and `prior` lacks, from the latest earlier release that has them.
@@ -480,9 +475,11 @@ pub fn ensure_current(output: &Path, cpt_descriptions: bool) -> Result<()> {
 
 type Loaded = Vec<(ReleaseId, BTreeMap<TableKind, Table>)>;
 
-/// The PPRRVU and GPCI tables of every published release, oldest first, read on all cores.
-fn load_published(output: &Path) -> Result<Loaded> {
-    let published = crate::published::published(output);
+/// The PPRRVU and GPCI tables of every published release but `skip`, oldest first, read on
+/// all cores.
+fn load_published(output: &Path, skip: Option<ReleaseId>) -> Result<Loaded> {
+    let mut published = crate::published::published(output);
+    published.retain(|(id, _)| Some(*id) != skip);
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);
@@ -513,8 +510,26 @@ fn load_published(output: &Path) -> Result<Loaded> {
 
 /// Rebuilds `history/` and the `codes` dataset from every release published under `output`.
 pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
+    rebuild_with(output, cpt_descriptions, None)
+}
+
+/// [`rebuild`], with one published release's tables taken from `in_hand` instead of its files.
+fn rebuild_with(
+    output: &Path,
+    cpt_descriptions: bool,
+    in_hand: Option<(ReleaseId, &Tables)>,
+) -> Result<()> {
     let state = published_state(output);
-    let releases = load_published(output)?;
+    let in_hand = in_hand.filter(|(id, _)| state.releases.iter().any(|(r, _)| r == id));
+    let loaded = load_published(output, in_hand.map(|(id, _)| id))?;
+    let mut releases: Vec<(ReleaseId, Tables)> = loaded
+        .iter()
+        .map(|(id, tables)| (*id, tables.iter().map(|(k, t)| (*k, t)).collect()))
+        .collect();
+    if let Some((id, tables)) = in_hand {
+        releases.push((id, tables.clone()));
+        releases.sort_by_key(|(id, _)| *id);
+    }
     let Some((latest_id, latest)) = releases.last() else {
         return Ok(());
     };
@@ -522,15 +537,14 @@ pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
     let fail = |e: PolarsError| polars_error(&dir, e);
     let mut histories = Histories::empty(releases[0].0).map_err(fail)?;
     let mut prior = Tables::new();
-    for (id, tables) in &releases {
-        let next: Tables = tables.iter().map(|(k, t)| (*k, t)).collect();
-        if !histories.apply(&prior, &next, *id).map_err(fail)? {
+    for (id, next) in &releases {
+        if !histories.apply(&prior, next, *id).map_err(fail)? {
             return Err(Error::Output {
                 what: dir.display().to_string(),
                 message: format!("history: {id} does not follow the releases before it"),
             });
         }
-        prior.extend(next);
+        prior.extend(next.iter().map(|(k, t)| (*k, *t)));
     }
     let Some(latest_table) = latest.get(&TableKind::Pprrvu) else {
         return Ok(());
