@@ -280,12 +280,12 @@ fn payments_2026(c: &mut Criterion) {
     let (rvus, gpci) = (tables[&TableKind::Pprrvu], tables[&TableKind::Gpci]);
     let out =
         std::env::temp_dir().join(format!("rvu-bench-payments-{}.parquet", std::process::id()));
-    let rows = publish::write_payments_file(&out, rvus, gpci).unwrap();
+    let rows = rvu_pipeline::published::payments::write_file(&out, rvus, gpci).unwrap();
     println!("RVU26A payments: {rows} rows");
     let mut group = c.benchmark_group("payments RVU26A (non-QPP and QPP)");
     group.sample_size(10);
     group.bench_function("computed and written to payments.parquet", |b| {
-        b.iter(|| publish::write_payments_file(&out, rvus, gpci).unwrap())
+        b.iter(|| rvu_pipeline::published::payments::write_file(&out, rvus, gpci).unwrap())
     });
     group.finish();
     let _ = fs::remove_file(&out);

@@ -3,7 +3,6 @@
 //! rounded half up to cents only at the end; the OPPS cap; the non-participating amount and
 //! the limiting charge. The `payments` dataset and `rvu lookup` both call [`settings`].
 
-use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Location, Result};
@@ -53,9 +52,21 @@ pub struct Amounts {
     pub limiting_charge: i64,
 }
 
-/// Rounds a value in units of 10^-`scale` dollars to cents, half up (away from zero).
-fn to_cents(value: i128, scale: u32) -> i64 {
-    let unit = 10i128.pow(scale - 2);
+/// Rounds a value in units of 10^-`SCALE` dollars to cents, half up (away from zero).
+fn to_cents<const SCALE: u32>(value: i128) -> i64 {
+    // Every real amount fits in 62 bits, where division is several times faster than i128's
+    // (two million rows of a 2026 release divide five times each).
+    if let Ok(small) = i64::try_from(value)
+        && small.unsigned_abs() < 1 << 62
+    {
+        let unit = 10i64.pow(SCALE - 2);
+        return if small >= 0 {
+            (small + unit / 2) / unit
+        } else {
+            (small - unit / 2) / unit
+        };
+    }
+    let unit = 10i128.pow(SCALE - 2);
     let rounded = if value >= 0 {
         (value + unit / 2) / unit
     } else {
@@ -70,7 +81,7 @@ pub fn fee_schedule_amount(rvus: Rvus, gpci: Gpcis, cf: i64) -> i64 {
         + i128::from(rvus.pe) * i128::from(gpci.pe)
         + i128::from(rvus.mp) * i128::from(gpci.mp);
     // RVU (1e-2) x GPCI (1e-3) x CF (1e-4): dollars at scale 9.
-    to_cents(adjusted * i128::from(cf), 9)
+    to_cents::<9>(adjusted * i128::from(cf))
 }
 
 /// One setting's amounts. The non-participating amount and the limiting charge are taken
@@ -83,8 +94,8 @@ pub fn amounts(rvus: Rvus, gpci: Gpcis, cf: i64, opps_cap: Option<i64>) -> Amoun
         opps_cap,
         par,
         // cents x 95/100 and x 10925/10000, at scale 4 and 6 before rounding.
-        nonpar: to_cents(i128::from(par) * 95, 4),
-        limiting_charge: to_cents(i128::from(par) * 10925, 6),
+        nonpar: to_cents::<4>(i128::from(par) * 95),
+        limiting_charge: to_cents::<6>(i128::from(par) * 10925),
     }
 }
 
@@ -278,146 +289,137 @@ pub const COLUMNS: [&str; 19] = [
     "facility_limiting_charge",
 ];
 
-/// The rows CMS's payment file lists (payable statuses, some RVU not zero) at every locality
-/// of `gpci`, per variant, in frames of about `rows_per_frame` rows handed to `sink` one at a
-/// time (a 2026 release has over two million). Returns the number of rows.
-pub fn frames(
-    rvus: &Table,
-    gpci: &Table,
-    rows_per_frame: usize,
-    mut sink: impl FnMut(&mut DataFrame) -> Result<()>,
-) -> Result<usize> {
-    let c = PprrvuColumns::of(rvus)?;
-    let g = GpciColumns::of(gpci)?;
-    let localities: Vec<(&str, &str, Gpcis)> = gpci
-        .rows
-        .iter()
-        .map(|r| Ok((text(r, g.mac), text(r, g.locality), g.gpcis(gpci, r)?)))
-        .collect::<Result<_>>()?;
-    let mut listed_rows = Vec::new();
-    for r in &rvus.rows {
-        if !PAYABLE.contains(&text(r, c.status)) {
-            continue;
-        }
-        let code = c.rvus(rvus, r)?;
-        if listed(text(r, c.status), &code) {
-            listed_rows.push((r, code));
-        }
-    }
-    let codes_per_frame = (rows_per_frame / localities.len().max(1)).max(1);
-    let mut total = 0;
-    for part in listed_rows.chunks(codes_per_frame) {
-        let mut df = part_frame(part, &localities, &c)?;
-        total += df.height();
-        sink(&mut df)?;
-    }
-    if listed_rows.is_empty() {
-        sink(&mut part_frame(&[], &localities, &c)?)?;
-    }
-    Ok(total)
+/// A locality of the GPCI the payments use.
+#[derive(Debug, Clone, Copy)]
+pub struct Locality<'a> {
+    pub mac: &'a str,
+    pub locality: &'a str,
+    gpcis: Gpcis,
 }
 
-/// One frame: `part`'s codes x every locality, code-major. The columns that depend only on
-/// the code or only on the locality are built once per code or locality and gathered (a
-/// copy of 16-byte string views), so only the amounts are computed per row.
-fn part_frame(
-    part: &[(&Record, CodeRvus)],
-    localities: &[(&str, &str, Gpcis)],
-    c: &PprrvuColumns,
-) -> Result<DataFrame> {
-    let fail = |e: PolarsError| Error::Output {
-        what: "payments".into(),
-        message: e.to_string(),
-    };
-    let height = part.len() * localities.len();
-    let texts = |name: &str, values: Vec<&str>| -> Column {
-        let chunked: StringChunked = values.into_iter().map(Some).collect();
-        chunked.into_series().with_name(name.into()).into_column()
-    };
-    let flags = |name: &str, values: Vec<bool>| -> Column {
-        let chunked: BooleanChunked = values.into_iter().map(Some).collect();
-        chunked.into_series().with_name(name.into()).into_column()
-    };
-    let of_code = |i: usize| part.iter().map(move |(r, _)| text(r, i)).collect();
-    let na = |i: usize| {
-        part.iter()
-            .map(|(r, _)| r.values[i] == Value::Bool(true))
-            .collect()
-    };
-    let per_code = DataFrame::new(
-        part.len(),
-        vec![
-            texts("release_id", of_code(c.release)),
-            texts("variant", of_code(c.variant)),
-            texts("hcpcs", of_code(c.hcpcs)),
-            texts("modifier", of_code(c.modifier)),
-            texts("status_code", of_code(c.status)),
-            flags("nonfacility_na", na(c.nf_na)),
-            flags("facility_na", na(c.f_na)),
-        ],
-    )
-    .map_err(fail)?;
-    let per_locality = DataFrame::new(
-        localities.len(),
-        vec![
-            texts("mac", localities.iter().map(|l| l.0).collect()),
-            texts("locality", localities.iter().map(|l| l.1).collect()),
-        ],
-    )
-    .map_err(fail)?;
-    let (mut code_index, mut locality_index) =
-        (Vec::with_capacity(height), Vec::with_capacity(height));
-    // The 8 amounts every row has, then the 2 caps, in `COLUMNS` order within each.
-    let mut amounts: [Vec<i128>; 8] = std::array::from_fn(|_| Vec::with_capacity(height));
-    let mut caps: [Vec<Option<i128>>; 2] = std::array::from_fn(|_| Vec::with_capacity(height));
-    for (i, (_, code)) in part.iter().enumerate() {
-        for (j, &(_, _, gpci)) in localities.iter().enumerate() {
-            code_index.push(i as IdxSize);
-            locality_index.push(j as IdxSize);
-            let (nf, f) = settings(code, gpci);
-            let row = [
-                nf.amount,
-                f.amount,
-                nf.par,
-                f.par,
-                nf.nonpar,
-                f.nonpar,
-                nf.limiting_charge,
-                f.limiting_charge,
-            ];
-            for (column, value) in amounts.iter_mut().zip(row) {
-                column.push(i128::from(value));
+/// The rows CMS's payment file lists (payable statuses, some RVU not zero) at every locality
+/// of a GPCI, per variant: the codes and localities, found and checked once, then computed
+/// part by part ([`Payments::part`]) so the two million rows of a 2026 release never sit in
+/// memory at once.
+pub struct Payments<'a> {
+    pub localities: Vec<Locality<'a>>,
+    codes: Vec<(&'a Record, CodeRvus)>,
+    columns: PprrvuColumns,
+}
+
+/// Some codes' payments at every locality, code-major (row `i * localities + j` is code `i`
+/// at locality `j`), column by column: what depends only on the code once per code, the
+/// amounts once per row.
+pub struct Part<'a> {
+    pub codes: usize,
+    /// Per code, in `COLUMNS` order: release_id, variant, hcpcs, modifier, status_code.
+    pub texts: [Vec<&'a str>; 5],
+    /// Per code: nonfacility_na, facility_na.
+    pub na: [Vec<bool>; 2],
+    /// Per code: whether the row has OPPS RVUs (the two cap columns are null where not).
+    pub capped: Vec<bool>,
+    /// Per row, in cents, in `COLUMNS` order from `nonfacility_amount` (a cap that does not
+    /// apply is 0 here and null in the dataset).
+    pub cents: [Vec<i64>; 10],
+}
+
+impl<'a> Payments<'a> {
+    pub fn of(rvus: &'a Table, gpci: &'a Table) -> Result<Payments<'a>> {
+        let columns = PprrvuColumns::of(rvus)?;
+        let g = GpciColumns::of(gpci)?;
+        let localities = gpci
+            .rows
+            .iter()
+            .map(|r| {
+                Ok(Locality {
+                    mac: text(r, g.mac),
+                    locality: text(r, g.locality),
+                    gpcis: g.gpcis(gpci, r)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mut codes = Vec::new();
+        for r in &rvus.rows {
+            if !PAYABLE.contains(&text(r, columns.status)) {
+                continue;
             }
-            caps[0].push(nf.opps_cap.map(i128::from));
-            caps[1].push(f.opps_cap.map(i128::from));
+            let code = columns.rvus(rvus, r)?;
+            if listed(text(r, columns.status), &code) {
+                codes.push((r, code));
+            }
+        }
+        Ok(Payments {
+            localities,
+            codes,
+            columns,
+        })
+    }
+
+    /// The number of rows: listed codes x localities.
+    pub fn rows(&self) -> usize {
+        self.codes.len() * self.localities.len()
+    }
+
+    /// How many codes make a part of about `rows` rows.
+    pub fn codes_per_part(&self, rows: usize) -> usize {
+        (rows / self.localities.len().max(1)).max(1)
+    }
+
+    /// The codes in `range` (of the listed codes) at every locality.
+    pub fn part(&self, range: std::ops::Range<usize>) -> Part<'a> {
+        let part = &self.codes[range];
+        let c = &self.columns;
+        let of_code = |i: usize| part.iter().map(|(r, _)| text(r, i)).collect();
+        let na = |i: usize| {
+            part.iter()
+                .map(|(r, _)| r.values[i] == Value::Bool(true))
+                .collect()
+        };
+        let height = part.len() * self.localities.len();
+        let mut cents: [Vec<i64>; 10] = std::array::from_fn(|_| Vec::with_capacity(height));
+        for (_, code) in part {
+            for locality in &self.localities {
+                let (nf, f) = settings(code, locality.gpcis);
+                let row = [
+                    nf.amount,
+                    f.amount,
+                    nf.opps_cap.unwrap_or(0),
+                    f.opps_cap.unwrap_or(0),
+                    nf.par,
+                    f.par,
+                    nf.nonpar,
+                    f.nonpar,
+                    nf.limiting_charge,
+                    f.limiting_charge,
+                ];
+                for (column, value) in cents.iter_mut().zip(row) {
+                    column.push(value);
+                }
+            }
+        }
+        Part {
+            codes: part.len(),
+            texts: [
+                of_code(c.release),
+                of_code(c.variant),
+                of_code(c.hcpcs),
+                of_code(c.modifier),
+                of_code(c.status),
+            ],
+            na: [na(c.nf_na), na(c.f_na)],
+            capped: part.iter().map(|(_, code)| code.opps.is_some()).collect(),
+            cents,
         }
     }
-    let gather =
-        |df: &DataFrame, index: Vec<IdxSize>| df.take(&IdxCa::from_vec("index".into(), index));
-    let mut frame = gather(&per_code, code_index).map_err(fail)?;
-    frame
-        .hstack_mut(
-            gather(&per_locality, locality_index)
-                .map_err(fail)?
-                .columns(),
-        )
-        .map_err(fail)?;
-    let money = |name: &str, cents: Int128Chunked| -> Result<Column> {
-        let dollars = cents.into_decimal(10, 2).map_err(fail)?;
-        Ok(dollars.into_series().with_name(name.into()).into_column())
-    };
-    let amount_names = COLUMNS[9..].iter().filter(|n| !n.ends_with("_opps_cap"));
-    for (name, cents) in amount_names.zip(amounts) {
-        let column = money(name, Int128Chunked::from_vec((*name).into(), cents))?;
-        frame.with_column(column).map_err(fail)?;
+
+    /// The listed codes, split into ranges of `per_part`.
+    pub fn ranges(&self, per_part: usize) -> Vec<std::ops::Range<usize>> {
+        let (n, per_part) = (self.codes.len(), per_part.max(1));
+        (0..n)
+            .step_by(per_part)
+            .map(|start| start..(start + per_part).min(n))
+            .collect()
     }
-    let cap_names = COLUMNS[9..].iter().filter(|n| n.ends_with("_opps_cap"));
-    for (name, cents) in cap_names.zip(caps) {
-        frame
-            .with_column(money(name, cents.into_iter().collect())?)
-            .map_err(fail)?;
-    }
-    frame.select(COLUMNS).map_err(fail)
 }
 
 #[cfg(test)]
@@ -437,6 +439,19 @@ mod tests {
         // 95% of 88.95 = 84.5025 -> 84.50; 109.25% of 88.95 = 97.177875 -> 97.18
         assert_eq!(a.nonpar, 8450);
         assert_eq!(a.limiting_charge, 9718);
+    }
+
+    #[test]
+    fn cents_round_half_up_in_either_width() {
+        // 1.2345 and 1.2350 dollars (scale 4), and the same below zero.
+        assert_eq!(to_cents::<4>(12345), 123);
+        assert_eq!(to_cents::<4>(12350), 124);
+        assert_eq!(to_cents::<4>(-12350), -124);
+        // Beyond 62 bits the i128 path rounds the same way: q cents and a half.
+        let q = (1i128 << 68) / 100;
+        assert_eq!(i128::from(to_cents::<4>(q * 100 + 50)), q + 1);
+        assert_eq!(i128::from(to_cents::<4>(-(q * 100 + 50))), -(q + 1));
+        assert_eq!(i128::from(to_cents::<4>(q * 100 + 49)), q);
     }
 
     #[test]

@@ -411,11 +411,46 @@ for path in sorted(glob.glob(sys.argv[1] + "/**/*.parquet", recursive=True)):
     types[path[len(sys.argv[1]) + 1:]] = {f.name: str(f.type) for f in table.schema}
 pprrvu = pq.read_table(sys.argv[1] + "/releases/RVU26A/pprrvu.parquet")
 types["99213 rows"] = pc.sum(pc.equal(pprrvu["hcpcs"], "99213")).as_py()
+payments = pq.read_table(sys.argv[1] + "/releases/RVU26A/payments.parquet")
+types["payments"] = {
+    "rows": payments.num_rows,
+    "sums": {c: str(pc.sum(payments[c]).as_py()) for c in payments.column_names
+             if str(payments[c].type).startswith("decimal")},
+    "nulls": {c: payments[c].null_count for c in payments.column_names},
+    "99213 modifiers": sorted(set(pc.filter(payments["modifier"],
+                                            pc.equal(payments["hcpcs"], "99213")).to_pylist())),
+}
 print(json.dumps(types))
 "#;
     let types: BTreeMap<String, serde_json::Value> = common::python_json(script, out, "pyarrow");
     assert_eq!(types["99213 rows"], 2, "non-QPP and QPP");
+    // payments.parquet (dictionary-encoded strings, delta-encoded cents, written by our own
+    // column writer) decodes the same in pyarrow as in polars: rows, nulls, and every
+    // amount column's sum to the cent.
+    let ours = read_parquet(&out.join("releases/RVU26A/payments.parquet"));
+    let theirs = &types["payments"];
+    assert_eq!(theirs["rows"], ours.height());
+    for column in ours.columns() {
+        let name = column.name().as_str();
+        assert_eq!(theirs["nulls"][name], column.null_count(), "{name}");
+        if let Some(sum) = theirs["sums"].get(name) {
+            let cents: i128 = column
+                .decimal()
+                .unwrap()
+                .physical()
+                .downcast_iter()
+                .flat_map(|a| a.iter().flatten().copied())
+                .sum();
+            let ours = format!("{}.{:02}", cents / 100, cents % 100);
+            assert_eq!(sum.as_str(), Some(ours.as_str()), "{name}");
+        }
+    }
+    assert_eq!(theirs["99213 modifiers"], serde_json::json!([""]));
     let files: Vec<&String> = types.keys().filter(|k| k.ends_with(".parquet")).collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("payments.parquet")),
+        "{files:?}"
+    );
     assert!(files.len() >= 2 * 6 + 4, "{files:?}");
     for file in files {
         let columns = types[file].as_object().unwrap();

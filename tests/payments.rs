@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use common::read_parquet;
 use common::rvu_with_output as rvu;
+use rvu_pipeline::tables::TableKind;
 
 /// RVU24B, RVU24C (no GPCI file), RVU25A and RVU26A published once for this test binary.
 fn published() -> &'static Path {
@@ -570,4 +571,50 @@ fn the_datapackage_describes_payments_column_for_column() {
         .map(|n| n.to_string())
         .collect();
     assert_eq!(names, columns);
+}
+
+/// A release whose PPRRVU lists no payable code writes a payments file with the 19 columns
+/// and no rows (not an error, not a file without a schema).
+#[test]
+fn no_payable_code_writes_an_empty_payments_file_with_every_column() {
+    let n = common::normalized("RVU25A");
+    let mut rvus = common::table(&n, TableKind::Pprrvu).clone();
+    let status = rvus.column_index("status_code").unwrap();
+    rvus.rows
+        .retain(|r| r.values[status].as_text() == Some("I"));
+    assert!(!rvus.rows.is_empty());
+    let gpci = common::table(&n, TableKind::Gpci);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payments.parquet");
+    let rows = rvu_pipeline::published::payments::write_file(&path, &rvus, gpci).unwrap();
+    assert_eq!(rows, 0);
+    let df = read_parquet(&path);
+    assert_eq!((df.height(), df.width()), (0, 19));
+}
+
+/// An amount that `decimal(10,2)` cannot hold is an error naming the column, never a
+/// wrapped or truncated number.
+#[test]
+fn an_amount_beyond_decimal_10_2_is_an_error_naming_the_column() {
+    let n = common::normalized("RVU25A");
+    let mut rvus = common::table(&n, TableKind::Pprrvu).clone();
+    let (hcpcs, work) = (
+        rvus.column_index("hcpcs").unwrap(),
+        rvus.column_index("work_rvu").unwrap(),
+    );
+    let row = rvus
+        .rows
+        .iter_mut()
+        .find(|r| r.values[hcpcs].as_text() == Some("99213"))
+        .unwrap();
+    // 10,000,000.00 work RVUs x about $32 is over $300 million.
+    row.values[work] = rvu_pipeline::tables::Value::Dec(1_000_000_000);
+    let gpci = common::table(&n, TableKind::Gpci);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payments.parquet");
+    let error = rvu_pipeline::published::payments::write_file(&path, &rvus, gpci)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("nonfacility_amount"), "{error}");
+    assert!(error.contains("decimal(10,2)"), "{error}");
 }

@@ -13,6 +13,7 @@
 //!
 //! Every folder is written under `.staging/` and swapped in with [`replace_dir`].
 
+pub mod payments;
 pub mod write;
 
 use std::collections::BTreeMap;

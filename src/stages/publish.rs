@@ -6,15 +6,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::package;
-use crate::published::write::parquet_writer;
-use crate::published::{
-    gpci_in_force, polars_error, published, replace_dir, timed, write_csv, write_parquet,
-};
+use crate::published::payments;
+use crate::published::{gpci_in_force, published, replace_dir, timed, write_csv, write_parquet};
 use crate::read::Format;
 use crate::report;
 use crate::stages::extract::Extracted;
@@ -330,54 +327,6 @@ fn rows_by_variant(table: &Table) -> BTreeMap<String, usize> {
     counts
 }
 
-/// Writes the payments of `rvus` at every locality of `gpci` to a Parquet file, a row group
-/// at a time; returns the number of rows.
-pub fn write_payments_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
-    let fail = |e: PolarsError| polars_error(path, e);
-    // The frames are built on one thread while the writer encodes the one before on this
-    // one (the encoding itself spreads over the cores, column by column).
-    let (frames, received) = std::sync::mpsc::sync_channel::<DataFrame>(0);
-    std::thread::scope(|scope| {
-        let built = scope.spawn(move || {
-            crate::payment::frames(rvus, gpci, 1 << 17, |df| {
-                // The writer hangs up only after an error of its own, which it reports.
-                frames.send(std::mem::take(df)).map_err(|_| Error::Output {
-                    what: path.display().to_string(),
-                    message: "the payments writer stopped".into(),
-                })
-            })
-        });
-        let mut writer: Option<polars::io::parquet::write::BatchedWriter<fs::File>> = None;
-        let mut written = Ok(());
-        for df in received {
-            if writer.is_none() {
-                let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-                writer = Some(
-                    parquet_writer(file, df.schema())
-                        .batched(df.schema())
-                        .map_err(fail)?,
-                );
-            }
-            if let Some(w) = writer.as_mut() {
-                written = w.write_batch(&df).map_err(fail);
-                if written.is_err() {
-                    break;
-                }
-            }
-        }
-        let rows = built
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        // The writer's own error first: the builder's is then only that the writer stopped.
-        written?;
-        let rows = rows?;
-        if let Some(w) = writer {
-            w.finish().map_err(fail)?;
-        }
-        Ok(rows)
-    })
-}
-
 /// Where the payments of a release came from, for `ingest.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentsReport {
@@ -390,8 +339,7 @@ pub struct PaymentsReport {
 }
 
 /// `payments.parquet`: the rows CMS's payment file lists, at every locality of the GPCI in
-/// force (see `payment::frames`), written a row group at a time so the two million rows of
-/// a 2026 release never sit in memory at once.
+/// force (see `payment::Payments` and `published::payments`).
 fn write_payments(dir: &Path, output: &Path, normalized: &Normalized) -> Result<PaymentsReport> {
     let id = normalized.release_id;
     let tables = normalized.table_refs();
@@ -431,7 +379,7 @@ fn write_payments(dir: &Path, output: &Path, normalized: &Normalized) -> Result<
             }
         },
     };
-    let rows = write_payments_file(&dir.join("payments.parquet"), rvus, gpci)?;
+    let rows = payments::write_file(&dir.join("payments.parquet"), rvus, gpci)?;
     Ok(PaymentsReport {
         rows,
         gpci_release_id: Some(gpci_id.to_string()),

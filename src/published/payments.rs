@@ -1,0 +1,266 @@
+//! `payments.parquet`, written column by column from [`crate::payment::Part`]s.
+//!
+//! The payments of a 2026 release are two million rows, half the work of an ingest when they
+//! went through a DataFrame: polars' writer hashed every string and every amount to decide
+//! whether a dictionary pays, and compressed the columns one after another. Here the layout
+//! is known: the codes and localities are the dictionaries (their indexes are the row's
+//! position), the amounts are delta-encoded (neighbouring localities differ by a few cents),
+//! and each row group's columns are encoded and compressed on every core at once. Readers see
+//! the same file: plain `string`, `decimal(10,2)` and `bool` columns, in `payment::COLUMNS`
+//! order.
+
+use std::fs;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::mpsc;
+
+use polars::prelude::{PolarsError, PolarsResult, polars_bail};
+use polars_arrow::array::{Array, BooleanArray, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field, IntegerType};
+use polars_parquet::write::{
+    CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
+    ParquetType, StatisticsOptions, Version, WriteOptions, ZstdLevel, array_to_columns, compress,
+    fallible_streaming_iterator, schema_to_metadata_key, to_parquet_type,
+};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::payment::{COLUMNS, Locality, Part, Payments};
+use crate::tables::Table;
+
+/// The first amount in cents that `decimal(10,2)` cannot hold.
+const MAX_CENTS: u64 = 10_000_000_000;
+
+/// Rows per row group: a part of the codes at every locality.
+const ROWS_PER_GROUP: usize = 1 << 17;
+
+/// Writes the payments of `rvus` at every locality of `gpci` to `path`, a row group at a
+/// time: one thread computes the next part while this one encodes the last. Returns the
+/// number of rows.
+pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
+    let payments = Payments::of(rvus, gpci)?;
+    let fail = |e: PolarsError| super::polars_error(path, e);
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let schema = schema();
+    let types: Vec<ParquetType> = schema
+        .iter_values()
+        .map(to_parquet_type)
+        .collect::<PolarsResult<_>>()
+        .map_err(fail)?;
+    let declared = schema_to_metadata_key(&schema);
+    let mut writer = FileWriter::try_new(BufWriter::new(file), schema, options()).map_err(fail)?;
+    let ranges = payments.ranges(payments.codes_per_part(ROWS_PER_GROUP));
+    // A rendezvous channel: the builder is at most one part ahead of the writer.
+    let (parts, received) = mpsc::sync_channel::<Part>(0);
+    std::thread::scope(|scope| {
+        let payments = &payments;
+        let builder = scope.spawn(move || {
+            for range in ranges {
+                // The writer hangs up only after an error of its own, which it reports.
+                if parts.send(payments.part(range)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut written = Ok(());
+        for part in received {
+            let rows = part.codes * payments.localities.len();
+            written = encode(part, &payments.localities, &types)
+                .and_then(|group| write_group(&mut writer, rows, group))
+                .map_err(fail);
+            if written.is_err() {
+                break;
+            }
+        }
+        builder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        written
+    })?;
+    writer.end(Some(vec![declared])).map_err(fail)?;
+    Ok(payments.rows())
+}
+
+/// The file's Arrow schema, as readers see it: plain strings, cents as `decimal(10,2)`.
+fn schema() -> ArrowSchema {
+    COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| {
+            let dtype = match i {
+                0..=6 => ArrowDataType::Utf8,
+                7 | 8 => ArrowDataType::Boolean,
+                _ => ArrowDataType::Decimal(10, 2),
+            };
+            // Nullable, as polars declares every column (only the two OPPS caps have nulls).
+            (name.into(), Field::new(name.into(), dtype, true))
+        })
+        .collect()
+}
+
+/// zstd level 1, statistics as polars writes them, V1 pages (every reader takes them).
+fn options() -> WriteOptions {
+    WriteOptions {
+        statistics: StatisticsOptions::default(),
+        version: Version::V1,
+        compression: CompressionOptions::Zstd(ZstdLevel::try_new(1).ok()),
+        data_page_size: None,
+    }
+}
+
+/// One row group: every column's pages, encoded and compressed in parallel.
+fn encode(
+    part: Part,
+    localities: &[Locality],
+    types: &[ParquetType],
+) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let columns = arrays(part, localities)?;
+    let options = options();
+    columns
+        .par_iter()
+        .zip(types)
+        .map(|((array, encoding), type_)| {
+            // Delta-encoded cents are already as small as zstd would make them (265 KB
+            // against 272 KB for a row group's nonfacility_amount): stored as they are.
+            let compression = match encoding {
+                Encoding::DeltaBinaryPacked => CompressionOptions::Uncompressed,
+                _ => options.compression,
+            };
+            let mut pages = Vec::new();
+            for leaf in array_to_columns(array, type_.clone(), options, &[*encoding])? {
+                for page in leaf {
+                    pages.push(compress(page?, vec![], compression)?);
+                }
+            }
+            Ok(pages)
+        })
+        .collect()
+}
+
+fn write_group(
+    writer: &mut FileWriter<BufWriter<fs::File>>,
+    rows: usize,
+    group: Vec<Vec<CompressedPage>>,
+) -> PolarsResult<()> {
+    let columns = DynIter::new(group.iter().map(|pages| {
+        Ok(DynStreamingIterator::new(
+            fallible_streaming_iterator::convert(pages.iter().map(Ok)),
+        ))
+    }));
+    writer.write(rows as u64, columns)
+}
+
+/// A column of a row group and how it is encoded.
+type Column = (Box<dyn Array>, Encoding);
+
+/// The part's 19 columns in `COLUMNS` order, each with its encoding.
+fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<Vec<Column>> {
+    let each_code = Repeat::EachCode(localities.len());
+    let per_code = |values: &[&str]| dictionary(values, each_code);
+    let per_locality = |values: Vec<&str>| dictionary(&values, Repeat::EveryCode(part.codes));
+    let repeated = |flags: &[bool]| -> Bitmap {
+        let mut bits = MutableBitmap::with_capacity(flags.len() * localities.len());
+        for &flag in flags {
+            bits.extend_constant(localities.len(), flag);
+        }
+        bits.into()
+    };
+    let flag = |flags: &[bool]| -> Box<dyn Array> {
+        Box::new(BooleanArray::new(
+            ArrowDataType::Boolean,
+            repeated(flags),
+            None,
+        ))
+    };
+    let cents = |values: Vec<i64>, validity: Option<Bitmap>| -> Box<dyn Array> {
+        Box::new(PrimitiveArray::new(
+            ArrowDataType::Int64,
+            values.into(),
+            validity,
+        ))
+    };
+    let [release, variant, hcpcs, modifier, status] = &part.texts;
+    let mut columns: Vec<Column> = vec![
+        (per_code(release)?, Encoding::RleDictionary),
+        (per_code(variant)?, Encoding::RleDictionary),
+        (per_code(hcpcs)?, Encoding::RleDictionary),
+        (per_code(modifier)?, Encoding::RleDictionary),
+        (
+            per_locality(localities.iter().map(|l| l.mac).collect())?,
+            Encoding::RleDictionary,
+        ),
+        (
+            per_locality(localities.iter().map(|l| l.locality).collect())?,
+            Encoding::RleDictionary,
+        ),
+        (per_code(status)?, Encoding::RleDictionary),
+        (flag(&part.na[0]), Encoding::Plain),
+        (flag(&part.na[1]), Encoding::Plain),
+    ];
+    let capped = repeated(&part.capped);
+    for (i, values) in part.cents.into_iter().enumerate() {
+        if let Some(&cents) = values.iter().find(|c| c.unsigned_abs() >= MAX_CENTS) {
+            polars_bail!(ComputeError: "{} is {cents} cents, more than decimal(10,2) holds", COLUMNS[9 + i]);
+        }
+        // `cents` starts at COLUMNS[9]; its 3rd and 4th are the caps.
+        let validity = matches!(i, 2 | 3).then(|| capped.clone());
+        columns.push((cents(values, validity), Encoding::DeltaBinaryPacked));
+    }
+    Ok(columns)
+}
+
+/// How a part's rows repeat a list of values (rows are code-major).
+#[derive(Debug, Clone, Copy)]
+enum Repeat {
+    /// One value per code, repeated at each of this many localities.
+    EachCode(usize),
+    /// One value per locality, the whole list once for each of this many codes.
+    EveryCode(usize),
+}
+
+impl Repeat {
+    /// The row-by-row keys, from the key of each value.
+    fn keys(self, key_of: &[u32]) -> Vec<u32> {
+        match self {
+            Repeat::EachCode(localities) => {
+                let mut keys = Vec::with_capacity(key_of.len() * localities);
+                for &key in key_of {
+                    keys.resize(keys.len() + localities, key);
+                }
+                keys
+            }
+            Repeat::EveryCode(codes) => {
+                let mut keys = Vec::with_capacity(key_of.len() * codes);
+                for _ in 0..codes {
+                    keys.extend_from_slice(key_of);
+                }
+                keys
+            }
+        }
+    }
+}
+
+/// A dictionary-encoded string column of `values` repeated as `repeat` says. Equal values
+/// share one dictionary entry.
+fn dictionary(values: &[&str], repeat: Repeat) -> PolarsResult<Box<dyn Array>> {
+    let mut entries: Vec<&str> = Vec::new();
+    let mut seen: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
+    let key_of: Vec<u32> = values
+        .iter()
+        .map(|&v| {
+            *seen.entry(v).or_insert_with(|| {
+                entries.push(v);
+                entries.len() as u32 - 1
+            })
+        })
+        .collect();
+    let keys = PrimitiveArray::from_vec(repeat.keys(&key_of));
+    let values = Utf8ViewArray::from_slice_values(entries);
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    Ok(DictionaryArray::try_new(dtype, keys, values.boxed())?.boxed())
+}
