@@ -1,7 +1,9 @@
 //! The `codes` dataset for the code reference website: one row per (hcpcs, modifier) of the
 //! latest release with its description, category, status, RVUs and release history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -70,18 +72,19 @@ pub fn description_source(hcpcs: &str) -> &'static str {
     }
 }
 
+/// The release a code first appeared in and the one its values last changed in.
+type Span = (ReleaseId, ReleaseId);
+
 /// When each (hcpcs, modifier) first appeared and last changed, from the PPRRVU history of
 /// the default payment lineage (each version's `release_id` is the release it started in;
 /// a version runs on through conversion factor changes and the 2026 variant split).
-fn seen_and_changed(
-    history: &DataFrame,
-) -> PolarsResult<HashMap<(String, String), (ReleaseId, ReleaseId)>> {
-    let column =
-        |name: &str| -> PolarsResult<StringChunked> { Ok(history.column(name)?.str()?.clone()) };
+fn seen_and_changed(history: &DataFrame) -> PolarsResult<HashMap<(&str, &str), Span>> {
+    let column = |name: &str| -> PolarsResult<&StringChunked> { history.column(name)?.str() };
     let (hcpcs, modifier, first) = (column("hcpcs")?, column("modifier")?, column("release_id")?);
     let lineage = column("lineage")?;
-    let mut ids: HashMap<&str, Option<ReleaseId>> = HashMap::new();
-    let mut out: HashMap<(String, String), (ReleaseId, ReleaseId)> = HashMap::new();
+    let mut ids: HashMap<&str, Option<ReleaseId>> = HashMap::default();
+    let mut out: HashMap<(&str, &str), Span> =
+        HashMap::with_capacity_and_hasher(history.height(), Default::default());
     let rows = hcpcs
         .iter()
         .zip(modifier.iter())
@@ -93,11 +96,7 @@ fn seen_and_changed(
         let Some(started) = f.and_then(|f| *ids.entry(f).or_insert_with(|| f.parse().ok())) else {
             continue;
         };
-        let code = (
-            h.unwrap_or_default().to_string(),
-            m.unwrap_or_default().to_string(),
-        );
-        out.entry(code)
+        out.entry((h.unwrap_or_default(), m.unwrap_or_default()))
             .and_modify(|(seen, changed)| {
                 *seen = (*seen).min(started);
                 *changed = (*changed).max(started);
@@ -144,15 +143,45 @@ pub fn codes(
     cpt_descriptions: bool,
 ) -> PolarsResult<(DataFrame, String)> {
     let seen = seen_and_changed(history)?;
-    let text = |r: &Record, c: &str| table.render(r, c);
+    // Every column found by name once; a table without one renders it empty.
+    let at = |name: &str| table.column_index(name);
+    let [hcpcs, modifier, variant, status, work, description] = [
+        "hcpcs",
+        "modifier",
+        "variant",
+        "status_code",
+        "work_rvu",
+        "description",
+    ]
+    .map(at);
+    let [nf_pe, f_pe, mp, nf_total, f_total, global, cf] = [
+        "nonfacility_pe_rvu",
+        "facility_pe_rvu",
+        "mp_rvu",
+        "nonfacility_total",
+        "facility_total",
+        "global_days",
+        "conversion_factor",
+    ]
+    .map(at);
+    let columns = table.columns();
+    let text = |r: &Record, i: Option<usize>| {
+        i.map(|i| r.values[i].render(columns[i].kind))
+            .unwrap_or_default()
+    };
+    let as_str = |r: &'_ Record, i: Option<usize>| -> String {
+        i.and_then(|i| r.values[i].as_text())
+            .unwrap_or_default()
+            .to_string()
+    };
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
     let mut chosen: BTreeMap<(String, String), &Record> = BTreeMap::new();
-    let mut qpp_cf: HashMap<(String, String), String> = HashMap::new();
+    let mut qpp_cf: HashMap<(String, String), String> = HashMap::default();
     for r in &table.rows {
-        let code = (text(r, "hcpcs"), text(r, "modifier"));
-        let preferred = text(r, "variant") != "qpp";
+        let code = (as_str(r, hcpcs), as_str(r, modifier));
+        let preferred = variant.and_then(|i| r.values[i].as_text()) != Some("qpp");
         if !preferred {
-            qpp_cf.insert(code.clone(), text(r, "conversion_factor"));
+            qpp_cf.insert(code.clone(), text(r, cf));
         }
         if preferred || !chosen.contains_key(&code) {
             chosen.insert(code, r);
@@ -163,25 +192,25 @@ pub fn codes(
         .into_iter()
         .map(|(code, r)| {
             let licensed = is_licensed(&code.0);
-            let status = text(r, "status_code");
-            let work = text(r, "work_rvu");
-            let history = seen.get(&code);
+            let status = text(r, status);
+            let work = text(r, work);
+            let history = seen.get(&(code.0.as_str(), code.1.as_str()));
             CodeRow {
                 release_id: release_id.clone(),
-                description: (cpt_descriptions || !licensed).then(|| text(r, "description")),
+                description: (cpt_descriptions || !licensed).then(|| text(r, description)),
                 description_source: description_source(&code.0),
                 category: category(&code.0),
                 status_meaning: payment::status_meaning(&status),
                 status_code: status,
                 has_work_rvu: work != "0.00" && !work.is_empty(),
                 work_rvu: work,
-                nonfacility_pe_rvu: text(r, "nonfacility_pe_rvu"),
-                facility_pe_rvu: text(r, "facility_pe_rvu"),
-                mp_rvu: text(r, "mp_rvu"),
-                nonfacility_total: text(r, "nonfacility_total"),
-                facility_total: text(r, "facility_total"),
-                global_days: text(r, "global_days"),
-                conversion_factor: text(r, "conversion_factor"),
+                nonfacility_pe_rvu: text(r, nf_pe),
+                facility_pe_rvu: text(r, f_pe),
+                mp_rvu: text(r, mp),
+                nonfacility_total: text(r, nf_total),
+                facility_total: text(r, f_total),
+                global_days: text(r, global),
+                conversion_factor: text(r, cf),
                 qpp_conversion_factor: qpp_cf.get(&code).cloned(),
                 first_release_id: history.map(|(first, _)| first.to_string()),
                 last_changed_release_id: history.map(|(_, changed)| changed.to_string()),
@@ -190,11 +219,13 @@ pub fn codes(
             }
         })
         .collect();
-    let mut lines = String::with_capacity(rows.len() * 512);
+    let mut lines = Vec::with_capacity(rows.len() * 512);
     for row in &rows {
-        lines.push_str(&serde_json::to_string(row).unwrap_or_default());
-        lines.push('\n');
+        serde_json::to_writer(&mut lines, row).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+        lines.push(b'\n');
     }
+    // serde_json writes UTF-8 only.
+    let lines = String::from_utf8(lines).map_err(|e| polars_err!(ComputeError: "{e}"))?;
     Ok((frame(&rows)?, lines))
 }
 

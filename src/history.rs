@@ -6,7 +6,9 @@
 //! release applies one step to the stored history; anything else (a back-filled release, a
 //! revision) refolds every published release.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fs;
 use std::path::Path;
 
@@ -134,15 +136,9 @@ fn compared_columns(kind: TableKind, prior: Option<&Table>) -> Vec<usize> {
 }
 
 /// New versions' rows: the canonical columns, then last release and the dates in force.
-fn started_frame(kind: TableKind, id: ReleaseId, records: Vec<Record>) -> PolarsResult<DataFrame> {
+fn started_frame(kind: TableKind, id: ReleaseId, records: &[&Record]) -> PolarsResult<DataFrame> {
     let height = records.len();
-    let table = Table {
-        kind,
-        file: String::new(),
-        rows: records,
-        skipped_rows: 0,
-    };
-    let mut df = crate::published::to_dataframe(&table)?;
+    let mut df = crate::published::write::rows_to_dataframe(kind.columns(), records)?;
     let same = |text: Option<String>| vec![text; height];
     if kind == TableKind::Pprrvu {
         let variants = text_column(&df, "variant")?;
@@ -181,16 +177,16 @@ fn table_step(
             _ => ending.insert(key.clone()),
         };
     }
-    let started: Vec<Record> = after
+    let started: Vec<&Record> = after
         .into_iter()
         .filter(|(key, _)| !continuing.contains(key))
-        .map(|(_, record)| record.clone())
+        .map(|(_, record)| record)
         .collect();
     Ok(Step {
         id,
         continuing,
         ending,
-        started: started_frame(kind, id, started)?,
+        started: started_frame(kind, id, &started)?,
     })
 }
 
@@ -320,8 +316,8 @@ struct Histories {
 impl Histories {
     fn empty(id: ReleaseId) -> PolarsResult<Histories> {
         Ok(Histories {
-            pprrvu: started_frame(TableKind::Pprrvu, id, Vec::new())?,
-            gpci: started_frame(TableKind::Gpci, id, Vec::new())?,
+            pprrvu: started_frame(TableKind::Pprrvu, id, &[])?,
+            gpci: started_frame(TableKind::Gpci, id, &[])?,
             cf: cf_frame(id, &[])?,
         })
     }
@@ -378,9 +374,7 @@ fn read_frame(path: &Path) -> Result<DataFrame> {
         .map_err(|e| polars_error(path, e))
 }
 
-/// Brings `history/` up to date after `id` was published: one step on the stored history when
-/// `id` is the newest release and the history holds exactly the releases before it, else a
-/// refold of every published release.
+/// Brings `history/` up to date after `id` was published: [`plan`], then [`Plan::write`].
 pub fn update(
     output: &Path,
     id: ReleaseId,
@@ -388,19 +382,44 @@ pub fn update(
     prior: Option<(ReleaseId, &Tables)>,
     cpt_descriptions: bool,
 ) -> Result<()> {
+    match plan(output, id, next, prior, cpt_descriptions)? {
+        Some(plan) => plan.write(output),
+        None => Ok(()),
+    }
+}
+
+/// The history and `codes` once `id` is published, computed from the releases published
+/// before it and `id`'s tables in hand, so it can be worked out while `id` is being
+/// published (the publishing of `id` does not change what it reads) and written after.
+pub struct Plan {
+    id: ReleaseId,
+    histories: Histories,
+    codes: (DataFrame, String),
+}
+
+/// One step on the stored history when `id` is newer than every other published release and
+/// the history holds exactly those releases, else a refold of every published release.
+/// None when the newest release has no PPRRVU table (the history waits for one).
+pub fn plan(
+    output: &Path,
+    id: ReleaseId,
+    next: &Tables,
+    prior: Option<(ReleaseId, &Tables)>,
+    cpt_descriptions: bool,
+) -> Result<Option<Plan>> {
     let dir = output.join("history");
-    let now = published_state(output);
-    let before = State {
-        releases: now
+    let others = State {
+        releases: published_state(output)
             .releases
-            .iter()
+            .into_iter()
             .filter(|(r, _)| *r != id)
-            .cloned()
             .collect(),
     };
-    let appends = now.releases.last().is_some_and(|(last, _)| *last == id)
-        && prior.map(|(p, _)| p) == before.releases.last().map(|(r, _)| *r)
-        && read_state(&dir).as_ref() == Some(&before);
+    let newest = others.releases.last().is_none_or(|(last, _)| *last < id);
+    let appends = newest
+        && !others.releases.is_empty()
+        && prior.map(|(p, _)| p) == others.releases.last().map(|(r, _)| *r)
+        && read_state(&dir).as_ref() == Some(&others);
     if appends {
         let clock = std::time::Instant::now();
         let mut histories = Histories {
@@ -420,19 +439,58 @@ pub fn update(
         tracing::debug!("history: applied at {:?}", clock.elapsed());
         if let (true, Some(latest)) = (applied, next.get(&TableKind::Pprrvu)) {
             tracing::info!("history: {id} appended to the stored history");
-            return write(output, histories, (id, latest), &now, cpt_descriptions);
+            return Plan::new(output, histories, (id, latest), cpt_descriptions).map(Some);
         }
         tracing::info!("history: stored history does not end at the prior release; rebuilding");
     }
-    if let [(only, _)] = now.releases.as_slice()
-        && *only == id
-    {
+    if others.releases.is_empty() {
         tracing::info!("history: started with {id}");
     } else {
         tracing::info!("history: rebuilt from every published release");
     }
     // This release's tables are in hand: the rebuild takes them instead of reading them back.
-    rebuild_with(output, cpt_descriptions, Some((id, next)))
+    fold(output, cpt_descriptions, Some((id, next)))
+}
+
+impl Plan {
+    /// Sorts the histories and works out `codes` for the newest release, `latest`.
+    fn new(
+        output: &Path,
+        histories: Histories,
+        latest: (ReleaseId, &Table),
+        cpt_descriptions: bool,
+    ) -> Result<Plan> {
+        let dir = output.join("history");
+        let fail = |e: PolarsError| polars_error(&dir, e);
+        let clock = std::time::Instant::now();
+        let histories = Histories {
+            pprrvu: sorted(&histories.pprrvu, PPRRVU_KEY).map_err(fail)?,
+            gpci: sorted(&histories.gpci, TableKind::Gpci.key()).map_err(fail)?,
+            cf: sorted(&histories.cf, CF_KEY).map_err(fail)?,
+        };
+        tracing::debug!("history: sorted in {:?}", clock.elapsed());
+        let codes = crate::codes::codes(latest.0, latest.1, &histories.pprrvu, cpt_descriptions)
+            .map_err(fail)?;
+        tracing::debug!("history: codes at {:?}", clock.elapsed());
+        Ok(Plan {
+            id: latest.0,
+            histories,
+            codes,
+        })
+    }
+
+    /// Writes the histories, `codes` and the state (the releases published now) to a staging
+    /// folder and swaps it in.
+    pub fn write(self, output: &Path) -> Result<()> {
+        let state = published_state(output);
+        if !state.releases.iter().any(|(r, _)| *r == self.id) {
+            return Err(Error::Output {
+                what: output.join("history").display().to_string(),
+                message: format!("history: {} is not published", self.id),
+            });
+        }
+        write(output, self.histories, self.codes, &state)
+    }
 }
 
 /// The tables `next` has and `prior` lacks, from the latest earlier release that has them.
@@ -510,17 +568,19 @@ fn load_published(output: &Path, skip: Option<ReleaseId>) -> Result<Loaded> {
 
 /// Rebuilds `history/` and the `codes` dataset from every release published under `output`.
 pub fn rebuild(output: &Path, cpt_descriptions: bool) -> Result<()> {
-    rebuild_with(output, cpt_descriptions, None)
+    match fold(output, cpt_descriptions, None)? {
+        Some(plan) => plan.write(output),
+        None => Ok(()),
+    }
 }
 
-/// [`rebuild`], with one published release's tables taken from `in_hand` instead of its files.
-fn rebuild_with(
+/// The history folded over every published release, with `in_hand`'s tables taken instead
+/// of its files (or added, while it is being published). None when there is nothing to fold.
+fn fold(
     output: &Path,
     cpt_descriptions: bool,
     in_hand: Option<(ReleaseId, &Tables)>,
-) -> Result<()> {
-    let state = published_state(output);
-    let in_hand = in_hand.filter(|(id, _)| state.releases.iter().any(|(r, _)| r == id));
+) -> Result<Option<Plan>> {
     let loaded = load_published(output, in_hand.map(|(id, _)| id))?;
     let mut releases: Vec<(ReleaseId, Tables)> = loaded
         .iter()
@@ -531,7 +591,7 @@ fn rebuild_with(
         releases.sort_by_key(|(id, _)| *id);
     }
     let Some((latest_id, latest)) = releases.last() else {
-        return Ok(());
+        return Ok(None);
     };
     let dir = output.join("history");
     let fail = |e: PolarsError| polars_error(&dir, e);
@@ -547,39 +607,34 @@ fn rebuild_with(
         prior.extend(next.iter().map(|(k, t)| (*k, *t)));
     }
     let Some(latest_table) = latest.get(&TableKind::Pprrvu) else {
-        return Ok(());
+        return Ok(None);
     };
-    write(
+    Plan::new(
         output,
         histories,
         (*latest_id, latest_table),
-        &state,
         cpt_descriptions,
     )
+    .map(Some)
 }
 
-/// Writes the histories, `codes` and the state to a staging folder and swaps it in.
+/// Writes the sorted histories, `codes` and the state to a staging folder and swaps it in.
 fn write(
     output: &Path,
     histories: Histories,
-    latest: (ReleaseId, &Table),
+    codes: (DataFrame, String),
     state: &State,
-    cpt_descriptions: bool,
 ) -> Result<()> {
     let staging = output
         .join(".staging")
         .join(format!("history.{}", std::process::id()));
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    let fail = |e: PolarsError| polars_error(&staging, e);
-    let Histories { pprrvu, gpci, cf } = histories;
-    let clock = std::time::Instant::now();
-    let mut pprrvu = sorted(&pprrvu, PPRRVU_KEY).map_err(fail)?;
-    let mut gpci = sorted(&gpci, TableKind::Gpci.key()).map_err(fail)?;
-    let mut cf = sorted(&cf, CF_KEY).map_err(fail)?;
-    tracing::debug!("history: sorted in {:?}", clock.elapsed());
-    let (mut codes, lines) =
-        crate::codes::codes(latest.0, latest.1, &pprrvu, cpt_descriptions).map_err(fail)?;
-    tracing::debug!("history: codes at {:?}", clock.elapsed());
+    let Histories {
+        mut pprrvu,
+        mut gpci,
+        mut cf,
+    } = histories;
+    let (mut codes, lines) = codes;
     for (name, frame) in [
         ("pprrvu", &mut pprrvu),
         ("gpci", &mut gpci),
@@ -595,7 +650,6 @@ fn write(
             write_frame(&staging.join(format!("{name}.parquet")), frame)
         })?;
     }
-    tracing::debug!("history: written at {:?}", clock.elapsed());
     let text = |path: &Path, text: String| fs::write(path, text).map_err(|e| Error::io(path, e));
     crate::published::timed("codes", "jsonl", || {
         text(&staging.join("codes.jsonl"), lines)

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::ReleaseId;
 use crate::error::Error;
 use crate::failpoint;
+use crate::history::Tables;
 use crate::report::changes;
 use crate::stages::diff::{self, Loaded, ReleaseInfo, Side};
 use crate::stages::publish::{self, Published};
@@ -272,8 +273,25 @@ pub fn process(
 
     // The change report is written now and moved into place right after the release, so
     // a run killed before the release is published leaves no report of it. Its workbook, the
-    // slow part, is written on another thread while the release is published.
-    let (published, changes) = std::thread::scope(|scope| {
+    // slow part, is written on another thread while the release is published, and so is the
+    // history's next state (what it reads, the releases published before, does not change).
+    let tables = normalized.table_refs();
+    let before = prior.as_ref().map(|p| {
+        (
+            p.id,
+            p.tables.iter().map(|(k, t)| (*k, t)).collect::<Tables>(),
+        )
+    });
+    let (published, changes, history) = std::thread::scope(|scope| {
+        let history = scope.spawn(|| {
+            crate::history::plan(
+                output,
+                id,
+                &tables,
+                before.as_ref().map(|(p, t)| (*p, t)),
+                options.cpt_descriptions,
+            )
+        });
         let mut staged = None;
         let mut workbook = None;
         if let (Some(prior), true) = (&prior, options.changes) {
@@ -317,21 +335,17 @@ pub fn process(
             .map(changes::Staged::commit)
             .transpose()
             .map_err(Failure::at(Stage::Publish, Some(id)))?;
-        Ok((published, changes))
+        clock.start(Stage::History);
+        let history = history
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((published, changes, history))
     })?;
 
-    clock.start(Stage::History);
-    let before = prior
-        .as_ref()
-        .map(|p| (p.id, p.tables.iter().map(|(k, t)| (*k, t)).collect()));
-    crate::history::update(
-        output,
-        id,
-        &normalized.table_refs(),
-        before.as_ref().map(|(p, t)| (*p, t)),
-        options.cpt_descriptions,
-    )
-    .map_err(Failure::at(Stage::History, Some(id)))?;
+    // Written only now that the release it includes is in place.
+    history
+        .and_then(|plan| plan.map_or(Ok(()), |plan| plan.write(output)))
+        .map_err(Failure::at(Stage::History, Some(id)))?;
     clock.finish();
     Ok(Outcome::Published {
         published: Box::new(published),

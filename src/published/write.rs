@@ -8,7 +8,7 @@ use polars::prelude::*;
 use polars_parquet::write::ZstdLevel;
 
 use crate::error::{Error, Result};
-use crate::tables::{Kind, Table, Value};
+use crate::tables::{ColumnSpec, DecimalBuf, Kind, Record, Table, Value};
 
 /// Runs one dataset write and logs its time (`RUST_LOG=info`, the default in CI logs), so a
 /// regression in one dataset shows where it is.
@@ -35,29 +35,33 @@ pub fn write_csv(path: &Path, table: &Table) -> Result<()> {
     writer
         .write_record(columns.iter().map(|c| c.name))
         .map_err(fail)?;
+    let mut buf = DecimalBuf::default();
     for record in &table.rows {
-        writer
-            .write_record(
-                record
-                    .values
-                    .iter()
-                    .zip(columns)
-                    .map(|(v, c)| v.render(c.kind)),
-            )
-            .map_err(fail)?;
+        for (value, column) in record.values.iter().zip(columns) {
+            writer
+                .write_field(value.field(column.kind, &mut buf))
+                .map_err(fail)?;
+        }
+        writer.write_record(None::<&[u8]>).map_err(fail)?;
     }
     writer.flush().map_err(|e| Error::io(path, e))
 }
 
 /// The table as a typed DataFrame: text as String, decimals as Decimal(p, s), flags as Boolean.
 pub fn to_dataframe(table: &Table) -> PolarsResult<DataFrame> {
-    let columns = table
-        .columns()
+    let rows: Vec<&Record> = table.rows.iter().collect();
+    rows_to_dataframe(table.columns(), &rows)
+}
+
+/// [`to_dataframe`] of some rows of a table with `columns`, taken by reference.
+pub fn rows_to_dataframe(columns: &[ColumnSpec], rows: &[&Record]) -> PolarsResult<DataFrame> {
+    let height = rows.len();
+    let columns = columns
         .iter()
         .enumerate()
         .map(|(i, spec)| {
             let name = PlSmallStr::from_static(spec.name);
-            let values = table.rows.iter().map(|r| &r.values[i]);
+            let values = rows.iter().map(|r| &r.values[i]);
             let series = match spec.kind {
                 Kind::Decimal { precision, scale } => {
                     let ints: Int128Chunked = values
@@ -87,7 +91,7 @@ pub fn to_dataframe(table: &Table) -> PolarsResult<DataFrame> {
             Ok(series.into_column())
         })
         .collect::<PolarsResult<Vec<Column>>>()?;
-    DataFrame::new(table.rows.len(), columns)
+    DataFrame::new(height, columns)
 }
 
 pub fn write_parquet(path: &Path, table: &Table) -> Result<()> {

@@ -235,13 +235,61 @@ impl Value {
 
     /// The value as it is written to CSV and shown in messages.
     pub fn render(&self, kind: Kind) -> String {
+        self.field(kind, &mut DecimalBuf::default()).to_string()
+    }
+
+    /// [`Value::render`] without an allocation: text borrowed, a decimal written into `buf`
+    /// (for the CSV writers, a cell at a time).
+    pub fn field<'a>(&'a self, kind: Kind, buf: &'a mut DecimalBuf) -> &'a str {
         match (self, kind) {
-            (Value::Null, _) => String::new(),
-            (Value::Text(s), _) => s.clone(),
-            (Value::Dec(m), Kind::Decimal { scale, .. }) => format_decimal(*m, scale),
-            (Value::Dec(m), _) => m.to_string(),
-            (Value::Bool(b), _) => b.to_string(),
+            (Value::Null, _) => "",
+            (Value::Text(s), _) => s,
+            (Value::Dec(m), Kind::Decimal { scale, .. }) => buf.format(*m, scale),
+            (Value::Dec(m), _) => buf.format(*m, 0),
+            (Value::Bool(true), _) => "true",
+            (Value::Bool(false), _) => "false",
         }
+    }
+}
+
+/// Room for a decimal's digits: an i64 has 19, plus sign, point and the leading zeros of a
+/// scale up to 40.
+#[derive(Debug)]
+pub struct DecimalBuf([u8; 64]);
+
+impl Default for DecimalBuf {
+    fn default() -> Self {
+        DecimalBuf([0; 64])
+    }
+}
+
+impl DecimalBuf {
+    /// `mantissa` x 10^-`scale` with exactly `scale` digits after the point.
+    pub fn format(&mut self, mantissa: i64, scale: u32) -> &str {
+        let scale = scale.min(40) as usize;
+        let buf = &mut self.0;
+        let mut start = buf.len();
+        let (mut rest, mut digits) = (mantissa.unsigned_abs(), 0);
+        // Right to left: the fraction's digits, the point, then the integer part (at least 0).
+        loop {
+            if digits == scale && scale > 0 {
+                start -= 1;
+                buf[start] = b'.';
+            }
+            start -= 1;
+            buf[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            digits += 1;
+            if rest == 0 && digits > scale {
+                break;
+            }
+        }
+        if mantissa < 0 {
+            start -= 1;
+            buf[start] = b'-';
+        }
+        // Only ASCII digits, '.' and '-' were written.
+        std::str::from_utf8(&buf[start..]).unwrap_or_default()
     }
 }
 
@@ -696,18 +744,7 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<i64, String> {
 }
 
 pub fn format_decimal(mantissa: i64, scale: u32) -> String {
-    let sign = if mantissa < 0 { "-" } else { "" };
-    let abs = mantissa.unsigned_abs();
-    if scale == 0 {
-        return format!("{sign}{abs}");
-    }
-    let factor = 10u64.pow(scale);
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / factor,
-        abs % factor,
-        width = scale as usize
-    )
+    DecimalBuf::default().format(mantissa, scale).to_string()
 }
 
 /// Rows typed against a column spec, before a table module shapes them.
@@ -851,6 +888,12 @@ mod tests {
         assert_eq!(format_decimal(130, 2), "1.30");
         assert_eq!(format_decimal(-5, 2), "-0.05");
         assert_eq!(format_decimal(323465, 4), "32.3465");
+        assert_eq!(format_decimal(0, 2), "0.00");
+        assert_eq!(format_decimal(7, 0), "7");
+        assert_eq!(format_decimal(0, 0), "0");
+        assert_eq!(format_decimal(-120, 0), "-120");
+        assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
+        assert_eq!(format_decimal(i64::MAX, 4), "922337203685477.5807");
     }
 
     #[test]
