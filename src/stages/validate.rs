@@ -2,7 +2,9 @@
 //! id, a severity, a table and a one-line description (`rvu rules`); findings of one rule are
 //! grouped and counted, so one systematic fault is one readable line.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde::Serialize;
 
