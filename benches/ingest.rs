@@ -11,6 +11,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+// The allocator the `rvu` binary runs with, so in-process figures are what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

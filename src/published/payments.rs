@@ -51,14 +51,17 @@ pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
     let declared = schema_to_metadata_key(&schema);
     let mut writer = FileWriter::try_new(BufWriter::new(file), schema, options()).map_err(fail)?;
     let ranges = payments.ranges(payments.codes_per_part(ROWS_PER_GROUP));
-    // A rendezvous channel: the builder is at most one part ahead of the writer.
+    // A rendezvous channel: the builder is at most one part ahead of the writer, and gets
+    // the amounts' vectors of each part back once it is encoded.
     let (parts, received) = mpsc::sync_channel::<Part>(0);
+    let (give_back, returned) = mpsc::channel::<[Vec<i64>; 10]>();
     std::thread::scope(|scope| {
         let payments = &payments;
         let builder = scope.spawn(move || {
             for range in ranges {
+                let part = payments.part(range, returned.try_recv().ok());
                 // The writer hangs up only after an error of its own, which it reports.
-                if parts.send(payments.part(range)).is_err() {
+                if parts.send(part).is_err() {
                     break;
                 }
             }
@@ -67,7 +70,11 @@ pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
         for part in received {
             let rows = part.codes * payments.localities.len();
             written = encode(part, &payments.localities, &types)
-                .and_then(|group| write_group(&mut writer, rows, group))
+                .and_then(|(group, cents)| {
+                    // The builder may have finished: then nobody needs them back.
+                    let _ = give_back.send(cents);
+                    write_group(&mut writer, rows, group)
+                })
                 .map_err(fail);
             if written.is_err() {
                 break;
@@ -109,15 +116,19 @@ fn options() -> WriteOptions {
     }
 }
 
-/// One row group: every column's pages, encoded and compressed in parallel.
+/// Each column's compressed pages.
+type RowGroup = Vec<Vec<CompressedPage>>;
+
+/// One row group: every column's pages, encoded and compressed in parallel; and the
+/// amounts' vectors, for the next part.
 fn encode(
     part: Part,
     localities: &[Locality],
     types: &[ParquetType],
-) -> PolarsResult<Vec<Vec<CompressedPage>>> {
-    let columns = arrays(part, localities)?;
+) -> PolarsResult<(RowGroup, [Vec<i64>; 10])> {
+    let (columns, cents) = arrays(part, localities)?;
     let options = options();
-    columns
+    let pages = columns
         .par_iter()
         .zip(types)
         .map(|((array, encoding), type_)| {
@@ -135,13 +146,17 @@ fn encode(
             }
             Ok(pages)
         })
-        .collect()
+        .collect::<PolarsResult<_>>()?;
+    // The pages are copies: the arrays were the last users of the amounts' buffers.
+    drop(columns);
+    let cents = cents.map(|array| array.into_inner().1.to_vec());
+    Ok((pages, cents))
 }
 
 fn write_group(
     writer: &mut FileWriter<BufWriter<fs::File>>,
     rows: usize,
-    group: Vec<Vec<CompressedPage>>,
+    group: RowGroup,
 ) -> PolarsResult<()> {
     let columns = DynIter::new(group.iter().map(|pages| {
         Ok(DynStreamingIterator::new(
@@ -154,8 +169,9 @@ fn write_group(
 /// A column of a row group and how it is encoded.
 type Column = (Box<dyn Array>, Encoding);
 
-/// The part's 19 columns in `COLUMNS` order, each with its encoding.
-fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<Vec<Column>> {
+/// The part's 19 columns in `COLUMNS` order, each with its encoding, and the 10 amount
+/// columns again (sharing their buffers) to take the vectors back after encoding.
+fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<(Vec<Column>, [Cents; 10])> {
     let each_code = Repeat::EachCode(localities.len());
     let per_code = |values: &[&str]| dictionary(values, each_code);
     let per_locality = |values: Vec<&str>| dictionary(&values, Repeat::EveryCode(part.codes));
@@ -171,13 +187,6 @@ fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<Vec<Column>> {
             ArrowDataType::Boolean,
             repeated(flags),
             None,
-        ))
-    };
-    let cents = |values: Vec<i64>, validity: Option<Bitmap>| -> Box<dyn Array> {
-        Box::new(PrimitiveArray::new(
-            ArrowDataType::Int64,
-            values.into(),
-            validity,
         ))
     };
     let [release, variant, hcpcs, modifier, status] = &part.texts;
@@ -199,16 +208,26 @@ fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<Vec<Column>> {
         (flag(&part.na[1]), Encoding::Plain),
     ];
     let capped = repeated(&part.capped);
-    for (i, values) in part.cents.into_iter().enumerate() {
+    for (i, values) in part.cents.iter().enumerate() {
         if let Some(&cents) = values.iter().find(|c| c.unsigned_abs() >= MAX_CENTS) {
             polars_bail!(ComputeError: "{} is {cents} cents, more than decimal(10,2) holds", COLUMNS[9 + i]);
         }
+    }
+    let mut i = 0;
+    let cents = part.cents.map(|values| {
         // `cents` starts at COLUMNS[9]; its 3rd and 4th are the caps.
         let validity = matches!(i, 2 | 3).then(|| capped.clone());
-        columns.push((cents(values, validity), Encoding::DeltaBinaryPacked));
+        i += 1;
+        PrimitiveArray::new(ArrowDataType::Int64, values.into(), validity)
+    });
+    for array in &cents {
+        columns.push((array.clone().boxed(), Encoding::DeltaBinaryPacked));
     }
-    Ok(columns)
+    Ok((columns, cents))
 }
+
+/// A column of amounts in cents.
+type Cents = PrimitiveArray<i64>;
 
 /// How a part's rows repeat a list of values (rows are code-major).
 #[derive(Debug, Clone, Copy)]
