@@ -276,7 +276,7 @@ fn publish_release(c: &mut Criterion) {
     let _ = fs::remove_dir_all(&root);
 }
 
-/// The payments of RVU26A, both variants (about 3.4 million rows), computed and written.
+/// The payments of RVU26A, both variants (2,070,782 rows), computed and written.
 fn payments_2026(c: &mut Criterion) {
     let path = samples().join("RVU26A");
     let extracted = extract::extract(&path, &Limits::default()).unwrap();

@@ -10,7 +10,7 @@
 //! order.
 
 use std::fs;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -86,6 +86,11 @@ pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
         written
     })?;
     writer.end(Some(vec![declared])).map_err(fail)?;
+    // Flushed here, where an error (a full disk) is reported; dropping would swallow it.
+    writer
+        .into_inner()
+        .flush()
+        .map_err(|e| Error::io(path, e))?;
     Ok(payments.rows())
 }
 
