@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::catalog::ReleaseId;
 use crate::payment;
-use crate::tables::{Record, Table};
+use crate::tables::{Cells, Record, Table};
 
 /// The CPT section or HCPCS Level II family of a code, for the code reference site.
 pub fn category(hcpcs: &str) -> &'static str {
@@ -143,45 +143,16 @@ pub fn codes(
     cpt_descriptions: bool,
 ) -> PolarsResult<(DataFrame, String)> {
     let seen = seen_and_changed(history)?;
-    // Every column found by name once; a table without one renders it empty.
-    let at = |name: &str| table.column_index(name);
-    let [hcpcs, modifier, variant, status, work, description] = [
-        "hcpcs",
-        "modifier",
-        "variant",
-        "status_code",
-        "work_rvu",
-        "description",
-    ]
-    .map(at);
-    let [nf_pe, f_pe, mp, nf_total, f_total, global, cf] = [
-        "nonfacility_pe_rvu",
-        "facility_pe_rvu",
-        "mp_rvu",
-        "nonfacility_total",
-        "facility_total",
-        "global_days",
-        "conversion_factor",
-    ]
-    .map(at);
-    let columns = table.columns();
-    let text = |r: &Record, i: Option<usize>| {
-        i.map(|i| r.values[i].render(columns[i].kind))
-            .unwrap_or_default()
-    };
-    let as_str = |r: &'_ Record, i: Option<usize>| -> String {
-        i.and_then(|i| r.values[i].as_text())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let cells = Cells::new(table, crate::tables::pprrvu::CODE_VIEW);
+    let text = |r: &Record, name: &str| cells.text(r, name);
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
     let mut chosen: BTreeMap<(String, String), &Record> = BTreeMap::new();
     let mut qpp_cf: HashMap<(String, String), String> = HashMap::default();
     for r in &table.rows {
-        let code = (as_str(r, hcpcs), as_str(r, modifier));
-        let preferred = variant.and_then(|i| r.values[i].as_text()) != Some("qpp");
+        let code = (text(r, "hcpcs"), text(r, "modifier"));
+        let preferred = !cells.is(r, "variant", "qpp");
         if !preferred {
-            qpp_cf.insert(code.clone(), text(r, cf));
+            qpp_cf.insert(code.clone(), text(r, "conversion_factor"));
         }
         if preferred || !chosen.contains_key(&code) {
             chosen.insert(code, r);
@@ -192,25 +163,25 @@ pub fn codes(
         .into_iter()
         .map(|(code, r)| {
             let licensed = is_licensed(&code.0);
-            let status = text(r, status);
-            let work = text(r, work);
+            let status = text(r, "status_code");
+            let work = text(r, "work_rvu");
             let history = seen.get(&(code.0.as_str(), code.1.as_str()));
             CodeRow {
                 release_id: release_id.clone(),
-                description: (cpt_descriptions || !licensed).then(|| text(r, description)),
+                description: (cpt_descriptions || !licensed).then(|| text(r, "description")),
                 description_source: description_source(&code.0),
                 category: category(&code.0),
                 status_meaning: payment::status_meaning(&status),
                 status_code: status,
                 has_work_rvu: work != "0.00" && !work.is_empty(),
                 work_rvu: work,
-                nonfacility_pe_rvu: text(r, nf_pe),
-                facility_pe_rvu: text(r, f_pe),
-                mp_rvu: text(r, mp),
-                nonfacility_total: text(r, nf_total),
-                facility_total: text(r, f_total),
-                global_days: text(r, global),
-                conversion_factor: text(r, cf),
+                nonfacility_pe_rvu: text(r, "nonfacility_pe_rvu"),
+                facility_pe_rvu: text(r, "facility_pe_rvu"),
+                mp_rvu: text(r, "mp_rvu"),
+                nonfacility_total: text(r, "nonfacility_total"),
+                facility_total: text(r, "facility_total"),
+                global_days: text(r, "global_days"),
+                conversion_factor: text(r, "conversion_factor"),
                 qpp_conversion_factor: qpp_cf.get(&code).cloned(),
                 first_release_id: history.map(|(first, _)| first.to_string()),
                 last_changed_release_id: history.map(|(_, changed)| changed.to_string()),

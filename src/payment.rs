@@ -311,7 +311,6 @@ pub struct Payments<'a> {
 /// at locality `j`), column by column: what depends only on the code once per code, the
 /// amounts once per row.
 pub struct Part<'a> {
-    pub codes: usize,
     /// Per code, in `COLUMNS` order: release_id, variant, hcpcs, modifier, status_code.
     pub texts: [Vec<&'a str>; 5],
     /// Per code: nonfacility_na, facility_na.
@@ -321,6 +320,13 @@ pub struct Part<'a> {
     /// Per row, in cents, in `COLUMNS` order from `nonfacility_amount` (a cap that does not
     /// apply is 0 here and null in the dataset).
     pub cents: [Vec<i64>; 10],
+}
+
+impl Part<'_> {
+    /// How many codes the part holds.
+    pub fn codes(&self) -> usize {
+        self.capped.len()
+    }
 }
 
 impl<'a> Payments<'a> {
@@ -358,11 +364,6 @@ impl<'a> Payments<'a> {
     /// The number of rows: listed codes x localities.
     pub fn rows(&self) -> usize {
         self.codes.len() * self.localities.len()
-    }
-
-    /// How many codes make a part of about `rows` rows.
-    pub fn codes_per_part(&self, rows: usize) -> usize {
-        (rows / self.localities.len().max(1)).max(1)
     }
 
     /// The codes in `range` (of the listed codes) at every locality; the amounts go into
@@ -404,7 +405,6 @@ impl<'a> Payments<'a> {
             }
         }
         Part {
-            codes: part.len(),
             texts: [
                 of_code(c.release),
                 of_code(c.variant),
@@ -418,9 +418,11 @@ impl<'a> Payments<'a> {
         }
     }
 
-    /// The listed codes, split into ranges of `per_part`.
-    pub fn ranges(&self, per_part: usize) -> Vec<std::ops::Range<usize>> {
-        let (n, per_part) = (self.codes.len(), per_part.max(1));
+    /// The listed codes, split into parts of about `rows` rows (whole codes at every
+    /// locality, at least one code each).
+    pub fn ranges(&self, rows: usize) -> Vec<std::ops::Range<usize>> {
+        let per_part = (rows / self.localities.len().max(1)).max(1);
+        let n = self.codes.len();
         (0..n)
             .step_by(per_part)
             .map(|start| start..(start + per_part).min(n))

@@ -50,7 +50,7 @@ pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
         .map_err(fail)?;
     let declared = schema_to_metadata_key(&schema);
     let mut writer = FileWriter::try_new(BufWriter::new(file), schema, options()).map_err(fail)?;
-    let ranges = payments.ranges(payments.codes_per_part(ROWS_PER_GROUP));
+    let ranges = payments.ranges(ROWS_PER_GROUP);
     // A rendezvous channel: the builder is at most one part ahead of the writer, and gets
     // the amounts' vectors of each part back once it is encoded.
     let (parts, received) = mpsc::sync_channel::<Part>(0);
@@ -68,7 +68,7 @@ pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
         });
         let mut written = Ok(());
         for part in received {
-            let rows = part.codes * payments.localities.len();
+            let rows = part.codes() * payments.localities.len();
             written = encode(part, &payments.localities, &types)
                 .and_then(|(group, cents)| {
                     // The builder may have finished: then nobody needs them back.
@@ -179,7 +179,7 @@ type Column = (Box<dyn Array>, Encoding);
 fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<(Vec<Column>, [Cents; 10])> {
     let each_code = Repeat::EachCode(localities.len());
     let per_code = |values: &[&str]| dictionary(values, each_code);
-    let per_locality = |values: Vec<&str>| dictionary(&values, Repeat::EveryCode(part.codes));
+    let per_locality = |values: Vec<&str>| dictionary(&values, Repeat::EveryCode(part.codes()));
     let repeated = |flags: &[bool]| -> Bitmap {
         let mut bits = MutableBitmap::with_capacity(flags.len() * localities.len());
         for &flag in flags {

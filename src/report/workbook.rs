@@ -18,7 +18,7 @@ use crate::codes::is_licensed;
 use crate::error::{Error, Result};
 use crate::payment::{self, CodeRvus, GpciColumns, Gpcis, PAYABLE, PprrvuColumns};
 use crate::stages::diff::{Diff, Side, default_variant};
-use crate::tables::{Record, Table, TableKind, Value};
+use crate::tables::{Cells, Table, TableKind};
 
 /// Rows per "largest changes" list.
 const TOP: usize = 25;
@@ -70,63 +70,9 @@ fn xlsx_error(path: &Path) -> impl Fn(XlsxError) -> Error + '_ {
     }
 }
 
-/// A table's cells by column name, each name looked up once.
-struct Cells<'t> {
-    table: &'t Table,
-    index: BTreeMap<&'static str, Option<usize>>,
-}
-
-impl<'t> Cells<'t> {
-    fn new(table: &'t Table, names: &[&'static str]) -> Cells<'t> {
-        let index = names.iter().map(|&n| (n, table.column_index(n))).collect();
-        Cells { table, index }
-    }
-
-    fn at(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied().flatten()
-    }
-
-    fn dec(&self, r: &Record, name: &str) -> Option<i64> {
-        match self.at(name).map(|i| &r.values[i]) {
-            Some(Value::Dec(m)) => Some(*m),
-            _ => None,
-        }
-    }
-
-    fn text(&self, r: &Record, name: &str) -> String {
-        self.at(name)
-            .map(|i| r.values[i].render(self.table.columns()[i].kind))
-            .unwrap_or_default()
-    }
-
-    fn is(&self, r: &Record, name: &str, text: &str) -> bool {
-        self.at(name)
-            .and_then(|i| r.values[i].as_text())
-            .unwrap_or("")
-            == text
-    }
-}
-
 /// The codes of `table`'s variant `variant` (its default variant when None).
 fn codes(table: &Table, variant: Option<&str>) -> Codes {
-    let cells = Cells::new(
-        table,
-        &[
-            "variant",
-            "status_code",
-            "conversion_factor",
-            "description",
-            "work_rvu",
-            "nonfacility_pe_rvu",
-            "facility_pe_rvu",
-            "mp_rvu",
-            "nonfacility_total",
-            "facility_total",
-            "global_days",
-            "hcpcs",
-            "modifier",
-        ],
-    );
+    let cells = Cells::new(table, crate::tables::pprrvu::CODE_VIEW);
     let variants: BTreeSet<String> = table
         .rows
         .iter()

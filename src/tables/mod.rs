@@ -9,7 +9,7 @@ pub mod oppscap;
 pub mod pprrvu;
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::HashMap;
 
@@ -290,6 +290,44 @@ impl DecimalBuf {
         }
         // Only ASCII digits, '.' and '-' were written.
         std::str::from_utf8(&buf[start..]).unwrap_or_default()
+    }
+}
+
+/// A table's cells by column name, each name looked up once (for code that reads many rows
+/// by name: the workbook, `codes`). A column the table lacks reads as empty.
+pub struct Cells<'t> {
+    table: &'t Table,
+    index: BTreeMap<&'static str, Option<usize>>,
+}
+
+impl<'t> Cells<'t> {
+    pub fn new(table: &'t Table, names: &[&'static str]) -> Cells<'t> {
+        let index = names.iter().map(|&n| (n, table.column_index(n))).collect();
+        Cells { table, index }
+    }
+
+    pub fn at(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied().flatten()
+    }
+
+    pub fn dec(&self, r: &Record, name: &str) -> Option<i64> {
+        match self.at(name).map(|i| &r.values[i]) {
+            Some(Value::Dec(m)) => Some(*m),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, r: &Record, name: &str) -> String {
+        self.at(name)
+            .map(|i| r.values[i].render(self.table.columns()[i].kind))
+            .unwrap_or_default()
+    }
+
+    pub fn is(&self, r: &Record, name: &str, text: &str) -> bool {
+        self.at(name)
+            .and_then(|i| r.values[i].as_text())
+            .unwrap_or("")
+            == text
     }
 }
 

@@ -54,6 +54,23 @@ pub fn status_meaning(code: &str) -> &'static str {
     }
 }
 
+/// The columns a per-code view reads (the `codes` dataset, the workbooks' code sheets).
+pub const CODE_VIEW: &[&str] = &[
+    "hcpcs",
+    "modifier",
+    "variant",
+    "status_code",
+    "description",
+    "work_rvu",
+    "nonfacility_pe_rvu",
+    "facility_pe_rvu",
+    "mp_rvu",
+    "nonfacility_total",
+    "facility_total",
+    "global_days",
+    "conversion_factor",
+];
+
 pub const COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::derived("release_id", TEXT),
     ColumnSpec::derived("variant", TEXT),
