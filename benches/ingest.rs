@@ -285,7 +285,7 @@ fn payments_2026(c: &mut Criterion) {
     let (rvus, gpci) = (tables[&TableKind::Pprrvu], tables[&TableKind::Gpci]);
     let out =
         std::env::temp_dir().join(format!("rvu-bench-payments-{}.parquet", std::process::id()));
-    let rows = rvu_pipeline::published::payments::write_file(&out, rvus, gpci).unwrap();
+    let (rows, _) = rvu_pipeline::published::payments::write_file(&out, rvus, gpci).unwrap();
     println!("RVU26A payments: {rows} rows");
     let mut group = c.benchmark_group("payments RVU26A (non-QPP and QPP)");
     group.sample_size(10);

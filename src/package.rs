@@ -8,8 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::error::{Error, Result};
-use crate::stages::extract::{Extracted, sha256_hex};
+use crate::stages::extract::Extracted;
 use crate::stages::validate::Report;
 use crate::tables::{Kind, TableKind};
 
@@ -92,40 +91,17 @@ fn sorted(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)
     pairs
 }
 
-fn file_entry(dir: &Path, name: &str) -> Result<FileEntry> {
-    let path = dir.join(name);
-    let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    Ok(FileEntry {
-        path: name.to_string(),
-        sha256: sha256_hex(&bytes),
-        bytes: bytes.len() as u64,
-    })
-}
-
-/// Builds the manifest of a release folder whose datasets are written.
+/// Builds the manifest of a release folder from what was written into it: each table's
+/// files, and the derived ones (payments.parquet).
 pub fn manifest(
-    dir: &Path,
     release_id: &str,
     revision: u32,
     extracted: &Extracted,
-    tables: &[(TableKind, usize)],
+    tables: Vec<TableEntry>,
+    other_files: Vec<FileEntry>,
     validation: &Report,
-) -> Result<Manifest> {
-    let tables = tables
-        .iter()
-        .map(|(kind, rows)| {
-            let files = ["csv", "parquet"]
-                .iter()
-                .map(|ext| file_entry(dir, &format!("{}.{ext}", kind.name())))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(TableEntry {
-                table: *kind,
-                rows: *rows,
-                files,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Manifest {
+) -> Manifest {
+    Manifest {
         release_id: release_id.to_string(),
         revision,
         source: extracted.source.clone(),
@@ -140,11 +116,7 @@ pub fn manifest(
             })
             .collect(),
         tables,
-        other_files: ["payments.parquet"]
-            .iter()
-            .filter(|name| dir.join(name).is_file())
-            .map(|name| file_entry(dir, name))
-            .collect::<Result<Vec<_>>>()?,
+        other_files,
         schema_version: SCHEMA_VERSION.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         validation: ValidationSummary {
@@ -152,7 +124,7 @@ pub fn manifest(
             errors: validation.errors,
             warnings: validation.warnings,
         },
-    })
+    }
 }
 
 fn field_type(kind: Kind) -> serde_json::Value {
@@ -286,7 +258,16 @@ fn derived(manifest: &Manifest) -> Vec<serde_json::Value> {
         .map(|f| {
             let fields: Vec<serde_json::Value> = described
                 .iter()
-                .map(|(name, kind, what)| json!({"name": name, "type": kind, "description": what}))
+                .map(|(name, kind, what)| {
+                    // Only the OPPS caps may be empty; the file declares the rest required.
+                    let required = !name.ends_with("_opps_cap");
+                    json!({
+                        "name": name,
+                        "type": kind,
+                        "description": what,
+                        "constraints": {"required": required},
+                    })
+                })
                 .collect();
             json!({
                 "name": "payments",

@@ -54,17 +54,10 @@ pub struct Amounts {
 
 /// Rounds a value in units of 10^-`SCALE` dollars to cents, half up (away from zero).
 fn to_cents<const SCALE: u32>(value: i128) -> i64 {
-    // Every real amount fits in 62 bits, where division is several times faster than i128's
-    // (two million rows of a 2026 release divide five times each).
     if let Ok(small) = i64::try_from(value)
-        && small.unsigned_abs() < 1 << 62
+        && let Some(cents) = small_to_cents::<SCALE>(small)
     {
-        let unit = 10i64.pow(SCALE - 2);
-        return if small >= 0 {
-            (small + unit / 2) / unit
-        } else {
-            (small - unit / 2) / unit
-        };
+        return cents;
     }
     let unit = 10i128.pow(SCALE - 2);
     let rounded = if value >= 0 {
@@ -75,13 +68,47 @@ fn to_cents<const SCALE: u32>(value: i128) -> i64 {
     rounded as i64
 }
 
+/// [`to_cents`] in 64 bits, where division is several times faster than in 128 (two million
+/// rows of a 2026 release divide five times each); None beyond 62 bits.
+fn small_to_cents<const SCALE: u32>(value: i64) -> Option<i64> {
+    if value.unsigned_abs() >= 1 << 62 {
+        return None;
+    }
+    let unit = 10i64.pow(SCALE - 2);
+    Some(if value >= 0 {
+        (value + unit / 2) / unit
+    } else {
+        (value - unit / 2) / unit
+    })
+}
+
+/// `cents` x `factor` (a value at scale `SCALE`) rounded to cents: in 64 bits where the
+/// product fits, as every real amount does.
+fn times<const SCALE: u32>(cents: i64, factor: i64) -> i64 {
+    cents
+        .checked_mul(factor)
+        .and_then(small_to_cents::<SCALE>)
+        .unwrap_or_else(|| to_cents::<SCALE>(i128::from(cents) * i128::from(factor)))
+}
+
 /// ((work x PW GPCI) + (PE x PE GPCI) + (MP x MP GPCI)) x CF, in cents.
 pub fn fee_schedule_amount(rvus: Rvus, gpci: Gpcis, cf: i64) -> i64 {
-    let adjusted = i128::from(rvus.work) * i128::from(gpci.pw)
-        + i128::from(rvus.pe) * i128::from(gpci.pe)
-        + i128::from(rvus.mp) * i128::from(gpci.mp);
-    // RVU (1e-2) x GPCI (1e-3) x CF (1e-4): dollars at scale 9.
-    to_cents::<9>(adjusted * i128::from(cf))
+    // RVU (1e-2) x GPCI (1e-3) x CF (1e-4): dollars at scale 9. Real amounts fit in 64 bits
+    // (a 999.99 RVU at GPCI 9.999 and CF 99.9999 is about 10^14); 128 bits beyond.
+    let small = || {
+        let adjusted = rvus
+            .work
+            .checked_mul(gpci.pw)?
+            .checked_add(rvus.pe.checked_mul(gpci.pe)?)?
+            .checked_add(rvus.mp.checked_mul(gpci.mp)?)?;
+        small_to_cents::<9>(adjusted.checked_mul(cf)?)
+    };
+    small().unwrap_or_else(|| {
+        let adjusted = i128::from(rvus.work) * i128::from(gpci.pw)
+            + i128::from(rvus.pe) * i128::from(gpci.pe)
+            + i128::from(rvus.mp) * i128::from(gpci.mp);
+        to_cents::<9>(adjusted * i128::from(cf))
+    })
 }
 
 /// One setting's amounts. The non-participating amount and the limiting charge are taken
@@ -94,8 +121,8 @@ pub fn amounts(rvus: Rvus, gpci: Gpcis, cf: i64, opps_cap: Option<i64>) -> Amoun
         opps_cap,
         par,
         // cents x 95/100 and x 10925/10000, at scale 4 and 6 before rounding.
-        nonpar: to_cents::<4>(i128::from(par) * 95),
-        limiting_charge: to_cents::<6>(i128::from(par) * 10925),
+        nonpar: times::<4>(par, 95),
+        limiting_charge: times::<6>(par, 10925),
     }
 }
 
@@ -460,6 +487,25 @@ mod tests {
         assert_eq!(i128::from(to_cents::<4>(q * 100 + 50)), q + 1);
         assert_eq!(i128::from(to_cents::<4>(-(q * 100 + 50))), -(q + 1));
         assert_eq!(i128::from(to_cents::<4>(q * 100 + 49)), q);
+    }
+
+    #[test]
+    fn amounts_beyond_64_bits_are_exact_too() {
+        // 10^8 and 10^10 RVUs (in hundredths) at GPCI 1.000 and CF 1.0000: 10^8 and 10^10
+        // dollars. The second overflows 64 bits at scale 9 (10^19) and takes the wide path.
+        let rvus = |work| Rvus { work, pe: 0, mp: 0 };
+        assert_eq!(
+            fee_schedule_amount(rvus(10_000_000_000), NATIONAL, 10_000),
+            10_000_000_000
+        );
+        assert_eq!(
+            fee_schedule_amount(rvus(1_000_000_000_000), NATIONAL, 10_000),
+            1_000_000_000_000
+        );
+        assert_eq!(
+            fee_schedule_amount(rvus(-1_000_000_000_000), NATIONAL, 10_000),
+            -1_000_000_000_000
+        );
     }
 
     #[test]

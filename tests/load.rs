@@ -417,6 +417,7 @@ types["payments"] = {
     "sums": {c: str(pc.sum(payments[c]).as_py()) for c in payments.column_names
              if str(payments[c].type).startswith("decimal")},
     "nulls": {c: payments[c].null_count for c in payments.column_names},
+    "nullable": sorted(f.name for f in payments.schema if f.nullable),
     "99213 modifiers": sorted(set(pc.filter(payments["modifier"],
                                             pc.equal(payments["hcpcs"], "99213")).to_pylist())),
 }
@@ -446,6 +447,11 @@ print(json.dumps(types))
         }
     }
     assert_eq!(theirs["99213 modifiers"], serde_json::json!([""]));
+    // Only the caps may be empty, and the schema says so.
+    assert_eq!(
+        theirs["nullable"],
+        serde_json::json!(["facility_opps_cap", "nonfacility_opps_cap"])
+    );
     let files: Vec<&String> = types.keys().filter(|k| k.ends_with(".parquet")).collect();
     assert!(
         files.iter().any(|f| f.ends_with("payments.parquet")),

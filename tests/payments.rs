@@ -571,6 +571,14 @@ fn the_datapackage_describes_payments_column_for_column() {
         .map(|n| n.to_string())
         .collect();
     assert_eq!(names, columns);
+    // Required exactly where the file has no null: every column but the caps.
+    for field in payments["schema"]["fields"].as_array().unwrap() {
+        let name = field["name"].as_str().unwrap();
+        let nulls = df.column(name).unwrap().null_count();
+        let required = field["constraints"]["required"].as_bool().unwrap();
+        assert!(!required || nulls == 0, "{name}: {nulls} nulls");
+        assert_eq!(required, !name.ends_with("_opps_cap"), "{name}");
+    }
 }
 
 /// A release whose PPRRVU lists no payable code writes a payments file with the 19 columns
@@ -586,8 +594,10 @@ fn no_payable_code_writes_an_empty_payments_file_with_every_column() {
     let gpci = common::table(&n, TableKind::Gpci);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("payments.parquet");
-    let rows = rvu_pipeline::published::payments::write_file(&path, &rvus, gpci).unwrap();
+    let (rows, written) =
+        rvu_pipeline::published::payments::write_file(&path, &rvus, gpci).unwrap();
     assert_eq!(rows, 0);
+    assert_eq!(written.bytes, std::fs::metadata(&path).unwrap().len());
     let df = read_parquet(&path);
     assert_eq!((df.height(), df.width()), (0, 19));
 }

@@ -5,13 +5,13 @@
 //! whether a dictionary pays, and compressed the columns one after another. Here the layout
 //! is known: the codes and localities are the dictionaries (their indexes are the row's
 //! position), the amounts are delta-encoded (neighbouring localities differ by a few cents),
-//! and each row group's columns are encoded and compressed on every core at once. Readers see
+//! and every core computes and encodes whole row groups at once. Readers see
 //! the same file: plain `string`, `decimal(10,2)` and `bool` columns, in `payment::COLUMNS`
 //! order.
 
-use std::fs;
-use std::io::{BufWriter, Write};
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use polars::prelude::{PolarsError, PolarsResult, polars_bail};
@@ -23,9 +23,9 @@ use polars_parquet::write::{
     ParquetType, StatisticsOptions, Version, WriteOptions, ZstdLevel, array_to_columns, compress,
     fallible_streaming_iterator, schema_to_metadata_key, to_parquet_type,
 };
-use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use super::write::{HashedFile, Written};
+use crate::error::Result;
 use crate::payment::{COLUMNS, Locality, Part, Payments};
 use crate::tables::Table;
 
@@ -35,13 +35,14 @@ const MAX_CENTS: u64 = 10_000_000_000;
 /// Rows per row group: a part of the codes at every locality.
 const ROWS_PER_GROUP: usize = 1 << 17;
 
-/// Writes the payments of `rvus` at every locality of `gpci` to `path`, a row group at a
-/// time: one thread computes the next part while this one encodes the last. Returns the
-/// number of rows.
-pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
+/// Writes the payments of `rvus` at every locality of `gpci` to `path`. Each core takes the
+/// next part of the codes, computes its amounts and encodes its row group; this thread writes
+/// the row groups in order as they come. Returns the number of rows and the file's size and
+/// hash.
+pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<(usize, Written)> {
     let payments = Payments::of(rvus, gpci)?;
     let fail = |e: PolarsError| super::polars_error(path, e);
-    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let file = HashedFile::create(path)?;
     let schema = schema();
     let types: Vec<ParquetType> = schema
         .iter_values()
@@ -49,49 +50,64 @@ pub fn write_file(path: &Path, rvus: &Table, gpci: &Table) -> Result<usize> {
         .collect::<PolarsResult<_>>()
         .map_err(fail)?;
     let declared = schema_to_metadata_key(&schema);
-    let mut writer = FileWriter::try_new(BufWriter::new(file), schema, options()).map_err(fail)?;
+    let mut writer = FileWriter::try_new(file, schema, options()).map_err(fail)?;
     let ranges = payments.ranges(ROWS_PER_GROUP);
-    // A rendezvous channel: the builder is at most one part ahead of the writer, and gets
-    // the amounts' vectors of each part back once it is encoded.
-    let (parts, received) = mpsc::sync_channel::<Part>(0);
-    let (give_back, returned) = mpsc::channel::<[Vec<i64>; 10]>();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, ranges.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (done, received) = mpsc::sync_channel::<(usize, PolarsResult<RowGroup>)>(workers);
     std::thread::scope(|scope| {
-        let payments = &payments;
-        let builder = scope.spawn(move || {
-            for range in ranges {
-                let part = payments.part(range, returned.try_recv().ok());
-                // The writer hangs up only after an error of its own, which it reports.
-                if parts.send(part).is_err() {
-                    break;
+        for _ in 0..workers {
+            let (done, next, ranges, payments, types) =
+                (done.clone(), &next, &ranges, &payments, &types);
+            scope.spawn(move || {
+                // Each worker reuses its last part's amount vectors (10 MB: fresh memory
+                // would cost as many page faults).
+                let mut reuse = None;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(range) = ranges.get(i) else { break };
+                    let part = payments.part(range.clone(), reuse.take());
+                    let group = encode(part, &payments.localities, types).map(|(group, cents)| {
+                        reuse = Some(cents);
+                        group
+                    });
+                    // The writer hangs up only after an error of its own, which it reports.
+                    if done.send((i, group)).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
-        let mut written = Ok(());
-        for part in received {
-            let rows = part.codes() * payments.localities.len();
-            written = encode(part, &payments.localities, &types)
-                .and_then(|(group, cents)| {
-                    // The builder may have finished: then nobody needs them back.
-                    let _ = give_back.send(cents);
-                    write_group(&mut writer, rows, group)
-                })
-                .map_err(fail);
-            if written.is_err() {
-                break;
-            }
+            });
         }
-        builder
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        written
+        drop(done);
+        write_in_order(&mut writer, received, |i| {
+            ranges[i].len() * payments.localities.len()
+        })
+        .map_err(fail)
     })?;
     writer.end(Some(vec![declared])).map_err(fail)?;
-    // Flushed here, where an error (a full disk) is reported; dropping would swallow it.
-    writer
-        .into_inner()
-        .flush()
-        .map_err(|e| Error::io(path, e))?;
-    Ok(payments.rows())
+    let written = writer.into_inner().finish(path)?;
+    Ok((payments.rows(), written))
+}
+
+/// Writes the row groups the workers send, numbered, in their order. The parts are the same
+/// size, so a worker is seldom more than a part ahead of the others and few wait here.
+fn write_in_order(
+    writer: &mut FileWriter<HashedFile>,
+    received: mpsc::Receiver<(usize, PolarsResult<RowGroup>)>,
+    rows: impl Fn(usize) -> usize,
+) -> PolarsResult<()> {
+    let mut waiting = BTreeMap::new();
+    let mut next = 0;
+    for (i, group) in received {
+        waiting.insert(i, group?);
+        while let Some(group) = waiting.remove(&next) {
+            write_group(writer, rows(next), group)?;
+            next += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The file's Arrow schema, as readers see it: plain strings, cents as `decimal(10,2)`.
@@ -105,8 +121,11 @@ fn schema() -> ArrowSchema {
                 7 | 8 => ArrowDataType::Boolean,
                 _ => ArrowDataType::Decimal(10, 2),
             };
-            // Nullable, as polars declares every column (only the two OPPS caps have nulls).
-            (name.into(), Field::new(name.into(), dtype, true))
+            // Only the two OPPS caps can be null; the schema says so, and the other columns
+            // need no definition levels (every row's amount is due: a missing RVU is an
+            // error, never a null).
+            let nullable = matches!(name, "nonfacility_opps_cap" | "facility_opps_cap");
+            (name.into(), Field::new(name.into(), dtype, nullable))
         })
         .collect()
 }
@@ -124,8 +143,8 @@ fn options() -> WriteOptions {
 /// Each column's compressed pages.
 type RowGroup = Vec<Vec<CompressedPage>>;
 
-/// One row group: every column's pages, encoded and compressed in parallel; and the
-/// amounts' vectors, for the next part.
+/// One row group: every column's pages, encoded and compressed; and the amounts' vectors,
+/// for the next part.
 fn encode(
     part: Part,
     localities: &[Locality],
@@ -134,7 +153,7 @@ fn encode(
     let (columns, cents) = arrays(part, localities)?;
     let options = options();
     let pages = columns
-        .par_iter()
+        .iter()
         .zip(types)
         .map(|((array, encoding), type_)| {
             // Delta-encoded cents are already as small as zstd would make them (265 KB
@@ -159,7 +178,7 @@ fn encode(
 }
 
 fn write_group(
-    writer: &mut FileWriter<BufWriter<fs::File>>,
+    writer: &mut FileWriter<HashedFile>,
     rows: usize,
     group: RowGroup,
 ) -> PolarsResult<()> {
@@ -214,7 +233,11 @@ fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<(Vec<Column>, [Ce
     ];
     let capped = repeated(&part.capped);
     for (i, values) in part.cents.iter().enumerate() {
-        if let Some(&cents) = values.iter().find(|c| c.unsigned_abs() >= MAX_CENTS) {
+        // The largest magnitude first (a loop the compiler vectorises), the culprit only then.
+        let largest = values.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0);
+        if largest >= MAX_CENTS
+            && let Some(&cents) = values.iter().find(|c| c.unsigned_abs() >= MAX_CENTS)
+        {
             polars_bail!(ComputeError: "{} is {cents} cents, more than decimal(10,2) holds", COLUMNS[9 + i]);
         }
     }

@@ -1,7 +1,12 @@
 //! Writing datasets: canonical CSV, Parquet (plain Arrow types), and the time each took.
 
 use std::fs;
+use std::io::{BufWriter, Write};
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::stages::extract::hex;
 
 use polars::io::parquet::write::KeyValueMetadata;
 use polars::prelude::*;
@@ -24,13 +29,61 @@ pub fn timed<T>(dataset: &str, format: &str, write: impl FnOnce() -> Result<T>) 
     result
 }
 
+/// A written file's size and sha256, taken from the bytes on their way out (the manifest
+/// lists them: reading the files back to hash them was a serial tail of every publish).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// A file being written through a buffer, hashed as it goes.
+pub struct HashedFile {
+    file: BufWriter<fs::File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl HashedFile {
+    pub fn create(path: &Path) -> Result<HashedFile> {
+        let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        Ok(HashedFile {
+            file: BufWriter::with_capacity(1 << 17, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Flushes (so a full disk is reported, not dropped) and returns size and hash.
+    pub fn finish(mut self, path: &Path) -> Result<Written> {
+        self.file.flush().map_err(|e| Error::io(path, e))?;
+        Ok(Written {
+            bytes: self.bytes,
+            sha256: hex(&self.hasher.finalize()),
+        })
+    }
+}
+
+impl Write for HashedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// CSV with the canonical header; decimals at their precision, booleans as true/false.
-pub fn write_csv(path: &Path, table: &Table) -> Result<()> {
+pub fn write_csv(path: &Path, table: &Table) -> Result<Written> {
     let fail = |e: csv::Error| Error::Output {
         what: path.display().to_string(),
         message: e.to_string(),
     };
-    let mut writer = csv::Writer::from_path(path).map_err(fail)?;
+    let mut writer = csv::Writer::from_writer(HashedFile::create(path)?);
     let columns = table.columns();
     writer
         .write_record(columns.iter().map(|c| c.name))
@@ -44,7 +97,10 @@ pub fn write_csv(path: &Path, table: &Table) -> Result<()> {
         }
         writer.write_record(None::<&[u8]>).map_err(fail)?;
     }
-    writer.flush().map_err(|e| Error::io(path, e))
+    writer
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?
+        .finish(path)
 }
 
 /// The table as a typed DataFrame: text as String, decimals as Decimal(p, s), flags as Boolean.
@@ -94,19 +150,19 @@ pub fn rows_to_dataframe(columns: &[ColumnSpec], rows: &[&Record]) -> PolarsResu
     DataFrame::new(height, columns)
 }
 
-pub fn write_parquet(path: &Path, table: &Table) -> Result<()> {
+pub fn write_parquet(path: &Path, table: &Table) -> Result<Written> {
     let mut df = to_dataframe(table).map_err(|e| polars_error(path, e))?;
     write_frame(path, &mut df)
 }
 
 /// Writes a frame as zstd-compressed Parquet (every dataset this tool publishes).
-pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<Written> {
+    let mut file = HashedFile::create(path)?;
     let schema = df.schema().clone();
-    parquet_writer(file, &schema)
+    parquet_writer(&mut file, &schema)
         .finish(df)
         .map_err(|e| polars_error(path, e))?;
-    Ok(())
+    file.finish(path)
 }
 
 /// zstd level 1: for `payments.parquet` (RVU25A, a million rows) smaller than the default
@@ -121,7 +177,7 @@ fn zstd_level() -> Option<ZstdLevel> {
 /// `string_view` type in the file's `ARROW:schema`, and pyarrow then reads `string_view`
 /// columns that many of its kernels, and older readers (Spark, BI tools), cannot use. The
 /// writer keeps a schema given under that key, so this one replaces polars' own.
-pub(crate) fn parquet_writer(file: fs::File, schema: &Schema) -> ParquetWriter<fs::File> {
+pub(crate) fn parquet_writer<W: Write>(file: W, schema: &Schema) -> ParquetWriter<W> {
     let mut arrow = schema.to_arrow(CompatLevel::oldest());
     for field in arrow.iter_values_mut() {
         field.dtype = match &field.dtype {

@@ -219,5 +219,5 @@ fn write_parquet(path: &Path, diff: &Diff) -> Result<()> {
         columns.push(values.into_series().with_name(name.into()).into_column());
     }
     let mut df = DataFrame::new(rows.len(), columns).map_err(|e| fail(e.to_string()))?;
-    crate::published::write_frame(path, &mut df)
+    crate::published::write_frame(path, &mut df).map(drop)
 }

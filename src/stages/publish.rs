@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::package;
 use crate::published::payments;
+use crate::published::write::Written;
 use crate::published::{gpci_in_force, published, replace_dir, timed, write_csv, write_parquet};
 use crate::read::Format;
 use crate::report;
@@ -43,6 +44,9 @@ pub struct PublishedTable {
     pub primary_format: Format,
     pub formats: Vec<FormatSummary>,
     pub cross_checks: Vec<CrossCheck>,
+    /// The csv and parquet files written, for the manifest.
+    #[serde(skip)]
+    pub files: Vec<package::FileEntry>,
 }
 
 /// The ingest report written beside the datasets (`ingest.json`). It holds nothing that
@@ -94,8 +98,8 @@ pub fn publish(
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
 
     let target = releases.join(&release_id);
-    let result =
-        write_release(&staging, output, extracted, normalized, validation).and_then(|tables| {
+    let result = write_release(&staging, output, extracted, normalized, validation).and_then(
+        |(tables, derived)| {
             let revision = keep_revisions(&target, &staging, extracted)?;
             write_package(
                 &staging,
@@ -103,10 +107,12 @@ pub fn publish(
                 revision,
                 extracted,
                 &tables,
+                derived,
                 validation,
             )?;
             Ok(tables)
-        });
+        },
+    );
     let tables = match result {
         Ok(tables) => tables,
         Err(err) => {
@@ -199,10 +205,18 @@ fn write_package(
     revision: u32,
     extracted: &Extracted,
     tables: &[PublishedTable],
+    derived: Vec<package::FileEntry>,
     validation: &Report,
 ) -> Result<()> {
-    let rows: Vec<(TableKind, usize)> = tables.iter().map(|t| (t.table, t.rows)).collect();
-    let manifest = package::manifest(dir, release_id, revision, extracted, &rows, validation)?;
+    let tables = tables
+        .iter()
+        .map(|t| package::TableEntry {
+            table: t.table,
+            rows: t.rows,
+            files: t.files.clone(),
+        })
+        .collect();
+    let manifest = package::manifest(release_id, revision, extracted, tables, derived, validation);
     write_text(&dir.join("manifest.json"), &pretty(&manifest))?;
     write_text(
         &dir.join("datapackage.json"),
@@ -235,12 +249,19 @@ fn write_tables(dir: &Path, normalized: &Normalized) -> Result<Vec<PublishedTabl
     for (kind, normalized_table) in &normalized.tables {
         let table = &normalized_table.table;
         let name = kind.name();
-        timed(name, "csv", || {
-            write_csv(&dir.join(format!("{name}.csv")), table)
-        })?;
-        timed(name, "parquet", || {
-            write_parquet(&dir.join(format!("{name}.parquet")), table)
-        })?;
+        let (csv, parquet) = (format!("{name}.csv"), format!("{name}.parquet"));
+        let files = vec![
+            file_entry(
+                &csv,
+                timed(name, "csv", || write_csv(&dir.join(&csv), table))?,
+            ),
+            file_entry(
+                &parquet,
+                timed(name, "parquet", || {
+                    write_parquet(&dir.join(&parquet), table)
+                })?,
+            ),
+        ];
         published.push(PublishedTable {
             table: *kind,
             rows: table.rows.len(),
@@ -248,9 +269,18 @@ fn write_tables(dir: &Path, normalized: &Normalized) -> Result<Vec<PublishedTabl
             primary_format: normalized_table.primary,
             formats: normalized_table.parsed.clone(),
             cross_checks: normalized_table.cross_checks.clone(),
+            files,
         });
     }
     Ok(published)
+}
+
+fn file_entry(path: &str, written: Written) -> package::FileEntry {
+    package::FileEntry {
+        path: path.to_string(),
+        sha256: written.sha256,
+        bytes: written.bytes,
+    }
 }
 
 fn write_release(
@@ -259,7 +289,7 @@ fn write_release(
     extracted: &Extracted,
     normalized: &Normalized,
     validation: &Report,
-) -> Result<Vec<PublishedTable>> {
+) -> Result<(Vec<PublishedTable>, Vec<package::FileEntry>)> {
     // Payments (a million rows and more) are written on their own thread while the tables
     // are written on this one.
     let (published, payments) = std::thread::scope(|scope| {
@@ -308,7 +338,8 @@ fn write_release(
         tool_version: env!("CARGO_PKG_VERSION"),
     };
     write_text(&dir.join("ingest.json"), &pretty(&report))?;
-    Ok(published)
+    let derived = report.payments.file.clone().into_iter().collect();
+    Ok((published, derived))
 }
 
 /// A table's row count per variant, when it has two or more.
@@ -336,6 +367,9 @@ pub struct PaymentsReport {
     /// Why payments use another release's GPCI, or why there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// payments.parquet as written, for the manifest.
+    #[serde(skip)]
+    pub file: Option<package::FileEntry>,
 }
 
 /// `payments.parquet`: the rows CMS's payment file lists, at every locality of the GPCI in
@@ -351,6 +385,7 @@ fn write_payments(dir: &Path, output: &Path, normalized: &Normalized) -> Result<
             rows: 0,
             gpci_release_id: None,
             note: Some("no PPRRVU file: no payments".into()),
+            file: None,
         });
     };
     let borrowed;
@@ -375,15 +410,18 @@ fn write_payments(dir: &Path, output: &Path, normalized: &Normalized) -> Result<
                     rows: 0,
                     gpci_release_id: None,
                     note: Some(note),
+                    file: None,
                 });
             }
         },
     };
-    let rows = payments::write_file(&dir.join("payments.parquet"), rvus, gpci)?;
+    let name = "payments.parquet";
+    let (rows, written) = payments::write_file(&dir.join(name), rvus, gpci)?;
     Ok(PaymentsReport {
         rows,
         gpci_release_id: Some(gpci_id.to_string()),
         note,
+        file: Some(file_entry(name, written)),
     })
 }
 
