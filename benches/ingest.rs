@@ -296,8 +296,8 @@ fn payments_2026(c: &mut Criterion) {
     let _ = fs::remove_file(&out);
 }
 
-/// Normalizing RVU26A with both PPRRVU variants against the non-QPP file alone (csv).
-fn variants_2026(c: &mut Criterion) {
+/// RVU26A's files without the QPP PPRRVU file, in a temporary folder.
+fn rvu26a_without_qpp() -> PathBuf {
     let both = samples().join("RVU26A");
     let alone = std::env::temp_dir().join(format!("rvu-bench-RVU26A-{}", std::process::id()));
     fs::create_dir_all(&alone).unwrap();
@@ -308,6 +308,59 @@ fn variants_2026(c: &mut Criterion) {
             fs::copy(&path, alone.join(&name)).unwrap();
         }
     }
+    alone
+}
+
+/// `rvu ingest` of RVU26A (both PPRRVU variants) beside the same release without the QPP
+/// file, as a user runs it (every dataset, payments of each variant, history and codes),
+/// alternating for 11 rounds into empty folders. Prints the medians and their ratio
+/// (target: at most 1.5).
+fn ingest_variants_ratio(_: &mut Criterion) {
+    let both = samples().join("RVU26A");
+    let alone = rvu26a_without_qpp();
+    let out = std::env::temp_dir().join(format!("rvu-bench-variants-{}", std::process::id()));
+    let runs = [("non-QPP only", &alone), ("both variants", &both)];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); runs.len()];
+    for _ in 0..11 {
+        for (i, (_, path)) in runs.iter().enumerate() {
+            let _ = fs::remove_dir_all(&out);
+            let clock = Instant::now();
+            let status = Command::new(env!("CARGO_BIN_EXE_rvu"))
+                .arg("ingest")
+                .arg(path)
+                .arg("--output")
+                .arg(&out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("runs");
+            assert!(status.success(), "rvu ingest {} failed", path.display());
+            times[i].push(clock.elapsed());
+        }
+    }
+    let _ = fs::remove_dir_all(&out);
+    let _ = fs::remove_dir_all(&alone);
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_secs_f64() * 1e3
+        })
+        .collect();
+    println!("rvu ingest RVU26A, medians of 11 alternating runs:");
+    for ((label, _), ms) in runs.iter().zip(&medians) {
+        println!("  {label:<14} {ms:>7.1} ms");
+    }
+    println!(
+        "  both / non-QPP only: {:.2} (target: at most 1.5)",
+        medians[1] / medians[0]
+    );
+}
+
+/// Normalizing RVU26A with both PPRRVU variants against the non-QPP file alone (csv).
+fn variants_2026(c: &mut Criterion) {
+    let both = samples().join("RVU26A");
+    let alone = rvu26a_without_qpp();
     let mut group = c.benchmark_group("RVU26A extract and normalize (csv)");
     group.sample_size(10);
     for (label, path) in [("non-QPP only", &alone), ("both variants", &both)] {
@@ -338,6 +391,7 @@ fn copy_tree(from: &Path, to: &Path) {
 criterion_group!(
     benches,
     ratio_to_unzip,
+    ingest_variants_ratio,
     payments_2026,
     variants_2026,
     publish_release,
