@@ -347,6 +347,9 @@ pub struct Part<'a> {
     /// Per row, in cents, in `COLUMNS` order from `nonfacility_amount` (a cap that does not
     /// apply is 0 here and null in the dataset).
     pub cents: [Vec<i64>; 10],
+    /// The largest magnitude in `cents`, kept while computing (a pass over the part later
+    /// would read 10 MB back from memory).
+    pub largest: u64,
 }
 
 impl Part<'_> {
@@ -411,6 +414,7 @@ impl<'a> Payments<'a> {
             column.clear();
             column.reserve(height);
         }
+        let mut largest = 0;
         for (_, code) in part {
             for locality in &self.localities {
                 let (nf, f) = settings(code, locality.gpcis);
@@ -427,6 +431,7 @@ impl<'a> Payments<'a> {
                     f.limiting_charge,
                 ];
                 for (column, value) in cents.iter_mut().zip(row) {
+                    largest = largest.max(value.unsigned_abs());
                     column.push(value);
                 }
             }
@@ -442,6 +447,7 @@ impl<'a> Payments<'a> {
             na: [na(c.nf_na), na(c.f_na)],
             capped: part.iter().map(|(_, code)| code.opps.is_some()).collect(),
             cents,
+            largest,
         }
     }
 

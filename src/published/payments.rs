@@ -232,13 +232,11 @@ fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<(Vec<Column>, [Ce
         (flag(&part.na[1]), Encoding::Plain),
     ];
     let capped = repeated(&part.capped);
-    for (i, values) in part.cents.iter().enumerate() {
-        // The largest magnitude first (a loop the compiler vectorises), the culprit only then.
-        let largest = values.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0);
-        if largest >= MAX_CENTS
-            && let Some(&cents) = values.iter().find(|c| c.unsigned_abs() >= MAX_CENTS)
-        {
-            polars_bail!(ComputeError: "{} is {cents} cents, more than decimal(10,2) holds", COLUMNS[9 + i]);
+    if part.largest >= MAX_CENTS {
+        for (i, values) in part.cents.iter().enumerate() {
+            if let Some(&cents) = values.iter().find(|c| c.unsigned_abs() >= MAX_CENTS) {
+                polars_bail!(ComputeError: "{} is {cents} cents, more than decimal(10,2) holds", COLUMNS[9 + i]);
+            }
         }
     }
     let mut i = 0;
