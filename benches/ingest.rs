@@ -3,12 +3,12 @@
 //! xlsx parse under 1 s, all five tables of the zip (csv) under 0.5 s, validation of all five
 //! tables under 100 ms, a diff of two real releases with its reports under 0.5 s; RVU26A's
 //! payments (both variants, 2,070,782 rows) written under 150 ms (December 2026: 1.26 s
-//! through polars' writer, 146-175 ms across runs with the column writer of
-//! `published::payments`); `rvu ingest` of the zip within 3 times `unzip -p` (csv only) and
-//! 5 times (every format) (not met: 7.5 and 16.0 times, down from 14.4 and 22.4); and RVU26A
-//! with both PPRRVU variants in at most 1.5 times the non-QPP file alone (extract and
-//! normalize: 1.35 times; the whole `rvu ingest`: 1.50-1.60 times, as the QPP file adds 61%
-//! of the PPRRVU rows and doubles the payments).
+//! through polars' writer, 137-143 ms across runs with the column writer of
+//! `published::payments`, every core computing and encoding whole row groups); `rvu ingest`
+//! of the zip within 3 times `unzip -p` (csv only) and 5 times (every format) (not met: 6.6
+//! and 15.1 times, down from 14.4 and 22.4); and `rvu ingest` of RVU26A with both PPRRVU
+//! variants in at most 1.5 times the non-QPP file alone (1.44: 449 against 312 ms, medians
+//! of 11 alternating runs; extract and normalize alone: 1.32).
 
 use std::fs;
 use std::path::{Path, PathBuf};
