@@ -1,6 +1,7 @@
 //! The `codes` dataset for the code reference website: one row per (hcpcs, modifier) of the
 //! latest release with its description, category, status, RVUs and release history.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
@@ -106,30 +107,31 @@ fn seen_and_changed(history: &DataFrame) -> PolarsResult<HashMap<(&str, &str), S
     Ok(out)
 }
 
-/// One row of the `codes` dataset (field order is the column order).
+/// One row of the `codes` dataset (field order is the column order). Text cells are
+/// borrowed from the release's table; only numbers are rendered.
 #[derive(Serialize)]
-struct CodeRow {
-    release_id: String,
-    hcpcs: String,
-    modifier: String,
-    description: Option<String>,
+struct CodeRow<'a> {
+    release_id: &'a str,
+    hcpcs: &'a str,
+    modifier: &'a str,
+    description: Option<Cow<'a, str>>,
     description_source: &'static str,
     category: &'static str,
-    status_code: String,
+    status_code: Cow<'a, str>,
     status_meaning: &'static str,
     has_work_rvu: bool,
-    work_rvu: String,
-    nonfacility_pe_rvu: String,
-    facility_pe_rvu: String,
-    mp_rvu: String,
-    nonfacility_total: String,
-    facility_total: String,
-    global_days: String,
+    work_rvu: Cow<'a, str>,
+    nonfacility_pe_rvu: Cow<'a, str>,
+    facility_pe_rvu: Cow<'a, str>,
+    mp_rvu: Cow<'a, str>,
+    nonfacility_total: Cow<'a, str>,
+    facility_total: Cow<'a, str>,
+    global_days: Cow<'a, str>,
     /// The conversion factor of the default payment variant (non-QPP from 2026).
-    conversion_factor: String,
+    conversion_factor: Cow<'a, str>,
     /// 2026+: the qualifying APM participants' conversion factor, when the QPP file lists
     /// the code (null when it does not, and before 2026).
-    qpp_conversion_factor: Option<String>,
+    qpp_conversion_factor: Option<Cow<'a, str>>,
     first_release_id: Option<String>,
     last_changed_release_id: Option<String>,
 }
@@ -144,15 +146,23 @@ pub fn codes(
 ) -> PolarsResult<(DataFrame, String)> {
     let seen = seen_and_changed(history)?;
     let cells = Cells::new(table, crate::tables::pprrvu::CODE_VIEW);
-    let text = |r: &Record, name: &str| cells.text(r, name);
+    let text = |r, name| cells.str(r, name);
+    let key = |r| {
+        let code = |name| match text(r, name) {
+            Cow::Borrowed(s) => s,
+            // Codes are text cells; anything else is no code.
+            Cow::Owned(_) => "",
+        };
+        (code("hcpcs"), code("modifier"))
+    };
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
-    let mut chosen: BTreeMap<(String, String), &Record> = BTreeMap::new();
-    let mut qpp_cf: HashMap<(String, String), String> = HashMap::default();
+    let mut chosen: BTreeMap<(&str, &str), &Record> = BTreeMap::new();
+    let mut qpp_cf: HashMap<(&str, &str), Cow<'_, str>> = HashMap::default();
     for r in &table.rows {
-        let code = (text(r, "hcpcs"), text(r, "modifier"));
+        let code = key(r);
         let preferred = !cells.is(r, "variant", "qpp");
         if !preferred {
-            qpp_cf.insert(code.clone(), text(r, "conversion_factor"));
+            qpp_cf.insert(code, text(r, "conversion_factor"));
         }
         if preferred || !chosen.contains_key(&code) {
             chosen.insert(code, r);
@@ -162,15 +172,15 @@ pub fn codes(
     let rows: Vec<CodeRow> = chosen
         .into_iter()
         .map(|(code, r)| {
-            let licensed = is_licensed(&code.0);
+            let licensed = is_licensed(code.0);
             let status = text(r, "status_code");
             let work = text(r, "work_rvu");
-            let history = seen.get(&(code.0.as_str(), code.1.as_str()));
+            let history = seen.get(&code);
             CodeRow {
-                release_id: release_id.clone(),
+                release_id: &release_id,
                 description: (cpt_descriptions || !licensed).then(|| text(r, "description")),
-                description_source: description_source(&code.0),
-                category: category(&code.0),
+                description_source: description_source(code.0),
+                category: category(code.0),
                 status_meaning: payment::status_meaning(&status),
                 status_code: status,
                 has_work_rvu: work != "0.00" && !work.is_empty(),
@@ -201,7 +211,7 @@ pub fn codes(
 }
 
 fn frame(rows: &[CodeRow]) -> PolarsResult<DataFrame> {
-    let text = |name: &str, f: &dyn Fn(&CodeRow) -> Option<&str>| -> Column {
+    let text = |name: &str, f: &dyn for<'r> Fn(&'r CodeRow) -> Option<&'r str>| -> Column {
         let chunked: StringChunked = rows.iter().map(f).collect();
         chunked.into_series().with_name(name.into()).into_column()
     };
@@ -209,26 +219,26 @@ fn frame(rows: &[CodeRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
-            text("release_id", &|r| Some(&r.release_id)),
-            text("hcpcs", &|r| Some(&r.hcpcs)),
-            text("modifier", &|r| Some(&r.modifier)),
+            text("release_id", &|r| Some(r.release_id)),
+            text("hcpcs", &|r| Some(r.hcpcs)),
+            text("modifier", &|r| Some(r.modifier)),
             text("description", &|r| r.description.as_deref()),
             text("description_source", &|r| Some(r.description_source)),
             text("category", &|r| Some(r.category)),
-            text("status_code", &|r| Some(&r.status_code)),
+            text("status_code", &|r| Some(&*r.status_code)),
             text("status_meaning", &|r| Some(r.status_meaning)),
             flags
                 .into_series()
                 .with_name("has_work_rvu".into())
                 .into_column(),
-            text("work_rvu", &|r| Some(&r.work_rvu)),
-            text("nonfacility_pe_rvu", &|r| Some(&r.nonfacility_pe_rvu)),
-            text("facility_pe_rvu", &|r| Some(&r.facility_pe_rvu)),
-            text("mp_rvu", &|r| Some(&r.mp_rvu)),
-            text("nonfacility_total", &|r| Some(&r.nonfacility_total)),
-            text("facility_total", &|r| Some(&r.facility_total)),
-            text("global_days", &|r| Some(&r.global_days)),
-            text("conversion_factor", &|r| Some(&r.conversion_factor)),
+            text("work_rvu", &|r| Some(&*r.work_rvu)),
+            text("nonfacility_pe_rvu", &|r| Some(&*r.nonfacility_pe_rvu)),
+            text("facility_pe_rvu", &|r| Some(&*r.facility_pe_rvu)),
+            text("mp_rvu", &|r| Some(&*r.mp_rvu)),
+            text("nonfacility_total", &|r| Some(&*r.nonfacility_total)),
+            text("facility_total", &|r| Some(&*r.facility_total)),
+            text("global_days", &|r| Some(&*r.global_days)),
+            text("conversion_factor", &|r| Some(&*r.conversion_factor)),
             text("qpp_conversion_factor", &|r| {
                 r.qpp_conversion_factor.as_deref()
             }),

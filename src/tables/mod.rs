@@ -8,6 +8,7 @@ pub mod locco;
 pub mod oppscap;
 pub mod pprrvu;
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -321,6 +322,18 @@ impl<'t> Cells<'t> {
         self.at(name)
             .map(|i| r.values[i].render(self.table.columns()[i].kind))
             .unwrap_or_default()
+    }
+
+    /// [`Cells::text`], borrowed where the cell is text (only a number is rendered).
+    pub fn str<'r>(&self, r: &'r Record, name: &str) -> Cow<'r, str> {
+        match self
+            .at(name)
+            .map(|i| (&r.values[i], self.table.columns()[i].kind))
+        {
+            Some((Value::Text(s), _)) => Cow::Borrowed(s),
+            Some((value, kind)) => Cow::Owned(value.render(kind)),
+            None => Cow::Borrowed(""),
+        }
     }
 
     pub fn is(&self, r: &Record, name: &str, text: &str) -> bool {
