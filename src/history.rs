@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -482,6 +482,37 @@ impl Plan {
     /// Writes the histories, `codes` and the state (the releases published now) to a staging
     /// folder and swaps it in.
     pub fn write(self, output: &Path) -> Result<()> {
+        self.stage(output)?.commit(output)
+    }
+
+    /// Writes the histories and `codes` to a staging folder, which can be done while the
+    /// release is being published; [`Staged::commit`] swaps it in once it is.
+    pub fn stage(self, output: &Path) -> Result<Staged> {
+        let staging = output
+            .join(".staging")
+            .join(format!("history.{}", std::process::id()));
+        let staged = Staged {
+            id: self.id,
+            staging,
+            committed: false,
+        };
+        write_files(&staged.staging, self.histories, self.codes)?;
+        Ok(staged)
+    }
+}
+
+/// The history's files written to a staging folder, waiting for their release to be in place.
+/// Dropped without [`Staged::commit`] (the release failed), the folder is removed.
+pub struct Staged {
+    id: ReleaseId,
+    staging: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Writes the state (the releases published now, which must include this one) and swaps
+    /// the folder in as `history/`, as releases are.
+    pub fn commit(mut self, output: &Path) -> Result<()> {
         let state = published_state(output);
         if !state.releases.iter().any(|(r, _)| *r == self.id) {
             return Err(Error::Output {
@@ -489,7 +520,23 @@ impl Plan {
                 message: format!("history: {} is not published", self.id),
             });
         }
-        write(output, self.histories, self.codes, &state)
+        let path = self.staging.join("state.json");
+        fs::write(
+            &path,
+            serde_json::to_string_pretty(&state).unwrap_or_default() + "\n",
+        )
+        .map_err(|e| Error::io(&path, e))?;
+        crate::published::replace_dir(&self.staging, &output.join("history"))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
     }
 }
 
@@ -618,17 +665,12 @@ fn fold(
     .map(Some)
 }
 
-/// Writes the sorted histories, `codes` and the state to a staging folder and swaps it in.
-fn write(
-    output: &Path,
-    histories: Histories,
-    codes: (DataFrame, String),
-    state: &State,
-) -> Result<()> {
-    let staging = output
-        .join(".staging")
-        .join(format!("history.{}", std::process::id()));
-    fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+/// Writes the sorted histories and `codes` into `staging` (created afresh).
+fn write_files(staging: &Path, histories: Histories, codes: (DataFrame, String)) -> Result<()> {
+    if staging.exists() {
+        fs::remove_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+    }
+    fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
     let Histories {
         mut pprrvu,
         mut gpci,
@@ -650,16 +692,10 @@ fn write(
             write_frame(&staging.join(format!("{name}.parquet")), frame)
         })?;
     }
-    let text = |path: &Path, text: String| fs::write(path, text).map_err(|e| Error::io(path, e));
+    let path = staging.join("codes.jsonl");
     crate::published::timed("codes", "jsonl", || {
-        text(&staging.join("codes.jsonl"), lines)
-    })?;
-    text(
-        &staging.join("state.json"),
-        serde_json::to_string_pretty(state).unwrap_or_default() + "\n",
-    )?;
-    // Swap the whole folder in, as releases are.
-    crate::published::replace_dir(&staging, &output.join("history"))
+        fs::write(&path, lines).map_err(|e| Error::io(&path, e))
+    })
 }
 
 #[cfg(test)]

@@ -274,7 +274,8 @@ pub fn process(
     // The change report is written now and moved into place right after the release, so
     // a run killed before the release is published leaves no report of it. Its workbook, the
     // slow part, is written on another thread while the release is published, and so is the
-    // history's next state (what it reads, the releases published before, does not change).
+    // history's next state (what it reads, the releases published before, does not change),
+    // into a staging folder swapped in after the release.
     let tables = normalized.table_refs();
     let before = prior.as_ref().map(|p| {
         (
@@ -290,7 +291,9 @@ pub fn process(
                 &tables,
                 before.as_ref().map(|(p, t)| (*p, t)),
                 options.cpt_descriptions,
-            )
+            )?
+            .map(|plan| plan.stage(output))
+            .transpose()
         });
         let mut staged = None;
         let mut workbook = None;
@@ -342,9 +345,9 @@ pub fn process(
         Ok((published, changes, history))
     })?;
 
-    // Written only now that the release it includes is in place.
+    // Swapped in only now that the release it includes is in place.
     history
-        .and_then(|plan| plan.map_or(Ok(()), |plan| plan.write(output)))
+        .and_then(|staged| staged.map_or(Ok(()), |staged| staged.commit(output)))
         .map_err(Failure::at(Stage::History, Some(id)))?;
     clock.finish();
     Ok(Outcome::Published {
