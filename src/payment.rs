@@ -94,7 +94,8 @@ fn times<const SCALE: u32>(cents: i64, factor: i64) -> i64 {
 /// ((work x PW GPCI) + (PE x PE GPCI) + (MP x MP GPCI)) x CF, in cents.
 pub fn fee_schedule_amount(rvus: Rvus, gpci: Gpcis, cf: i64) -> i64 {
     // RVU (1e-2) x GPCI (1e-3) x CF (1e-4): dollars at scale 9. Real amounts fit in 64 bits
-    // (a 999.99 RVU at GPCI 9.999 and CF 99.9999 is about 10^14); 128 bits beyond.
+    // (three RVUs of 999.99 at GPCIs of 9.999 and a CF of 99.9999 make about 3 x 10^15 at
+    // that scale, far below 2^62); 128 bits beyond.
     let small = || {
         let adjusted = rvus
             .work
@@ -497,8 +498,9 @@ mod tests {
 
     #[test]
     fn amounts_beyond_64_bits_are_exact_too() {
-        // 10^8 and 10^10 RVUs (in hundredths) at GPCI 1.000 and CF 1.0000: 10^8 and 10^10
-        // dollars. The second overflows 64 bits at scale 9 (10^19) and takes the wide path.
+        // 10^8 and 10^10 RVUs (given in hundredths) at GPCI 1.000 and CF 1.0000 are 10^8 and
+        // 10^10 dollars (expected in cents). The second is 10^19 at scale 9, beyond 64 bits,
+        // and takes the wide path.
         let rvus = |work| Rvus { work, pe: 0, mp: 0 };
         assert_eq!(
             fee_schedule_amount(rvus(10_000_000_000), NATIONAL, 10_000),

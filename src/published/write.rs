@@ -4,15 +4,13 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::stages::extract::hex;
-
 use polars::io::parquet::write::KeyValueMetadata;
 use polars::prelude::*;
 use polars_parquet::write::ZstdLevel;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::stages::extract::hex;
 use crate::tables::{ColumnSpec, DecimalBuf, Kind, Record, Table, Value};
 
 /// Runs one dataset write and logs its time (`RUST_LOG=info`, the default in CI logs), so a
