@@ -147,14 +147,7 @@ pub fn codes(
     let seen = seen_and_changed(history)?;
     let cells = Cells::new(table, crate::tables::pprrvu::CODE_VIEW);
     let text = |r, name| cells.str(r, name);
-    let key = |r| {
-        let code = |name| match text(r, name) {
-            Cow::Borrowed(s) => s,
-            // Codes are text cells; anything else is no code.
-            Cow::Owned(_) => "",
-        };
-        (code("hcpcs"), code("modifier"))
-    };
+    let key = |r| (cells.code(r, "hcpcs"), cells.code(r, "modifier"));
     // One row per code: the non-QPP variant where there are two (their RVUs are the same).
     let mut chosen: BTreeMap<(&str, &str), &Record> = BTreeMap::new();
     let mut qpp_cf: HashMap<(&str, &str), Cow<'_, str>> = HashMap::default();

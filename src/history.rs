@@ -7,10 +7,10 @@
 //! revision) refolds every published release.
 
 use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -259,8 +259,7 @@ fn derived(manifest: &Manifest) -> Vec<serde_json::Value> {
             let fields: Vec<serde_json::Value> = described
                 .iter()
                 .map(|(name, kind, what)| {
-                    // Only the OPPS caps may be empty; the file declares the rest required.
-                    let required = !name.ends_with("_opps_cap");
+                    let required = !crate::payment::may_be_null(name);
                     json!({
                         "name": name,
                         "type": kind,

@@ -82,34 +82,13 @@ fn small_to_cents<const SCALE: u32>(value: i64) -> Option<i64> {
     })
 }
 
-/// `cents` x `factor` (a value at scale `SCALE`) rounded to cents: in 64 bits where the
-/// product fits, as every real amount does.
-fn times<const SCALE: u32>(cents: i64, factor: i64) -> i64 {
-    cents
-        .checked_mul(factor)
-        .and_then(small_to_cents::<SCALE>)
-        .unwrap_or_else(|| to_cents::<SCALE>(i128::from(cents) * i128::from(factor)))
-}
-
 /// ((work x PW GPCI) + (PE x PE GPCI) + (MP x MP GPCI)) x CF, in cents.
 pub fn fee_schedule_amount(rvus: Rvus, gpci: Gpcis, cf: i64) -> i64 {
-    // RVU (1e-2) x GPCI (1e-3) x CF (1e-4): dollars at scale 9. Real amounts fit in 64 bits
-    // (three RVUs of 999.99 at GPCIs of 9.999 and a CF of 99.9999 make about 3 x 10^15 at
-    // that scale, far below 2^62); 128 bits beyond.
-    let small = || {
-        let adjusted = rvus
-            .work
-            .checked_mul(gpci.pw)?
-            .checked_add(rvus.pe.checked_mul(gpci.pe)?)?
-            .checked_add(rvus.mp.checked_mul(gpci.mp)?)?;
-        small_to_cents::<9>(adjusted.checked_mul(cf)?)
-    };
-    small().unwrap_or_else(|| {
-        let adjusted = i128::from(rvus.work) * i128::from(gpci.pw)
-            + i128::from(rvus.pe) * i128::from(gpci.pe)
-            + i128::from(rvus.mp) * i128::from(gpci.mp);
-        to_cents::<9>(adjusted * i128::from(cf))
-    })
+    let adjusted = i128::from(rvus.work) * i128::from(gpci.pw)
+        + i128::from(rvus.pe) * i128::from(gpci.pe)
+        + i128::from(rvus.mp) * i128::from(gpci.mp);
+    // RVU (1e-2) x GPCI (1e-3) x CF (1e-4): dollars at scale 9.
+    to_cents::<9>(adjusted * i128::from(cf))
 }
 
 /// One setting's amounts. The non-participating amount and the limiting charge are taken
@@ -122,8 +101,8 @@ pub fn amounts(rvus: Rvus, gpci: Gpcis, cf: i64, opps_cap: Option<i64>) -> Amoun
         opps_cap,
         par,
         // cents x 95/100 and x 10925/10000, at scale 4 and 6 before rounding.
-        nonpar: times::<4>(par, 95),
-        limiting_charge: times::<6>(par, 10925),
+        nonpar: to_cents::<4>(i128::from(par) * 95),
+        limiting_charge: to_cents::<6>(i128::from(par) * 10925),
     }
 }
 
@@ -316,6 +295,12 @@ pub const COLUMNS: [&str; 19] = [
     "nonfacility_limiting_charge",
     "facility_limiting_charge",
 ];
+
+/// Whether a `payments` column can be null: only the OPPS caps, absent where a code has no
+/// OPPS RVUs (every other amount is due; a missing RVU is an error, never a null).
+pub fn may_be_null(column: &str) -> bool {
+    column.ends_with("_opps_cap")
+}
 
 /// A locality of the GPCI the payments use.
 #[derive(Debug, Clone, Copy)]

@@ -26,7 +26,7 @@ use polars_parquet::write::{
 
 use super::write::{HashedFile, Written};
 use crate::error::Result;
-use crate::payment::{COLUMNS, Locality, Part, Payments};
+use crate::payment::{COLUMNS, Locality, Part, Payments, may_be_null};
 use crate::tables::Table;
 
 /// The first amount in cents that `decimal(10,2)` cannot hold.
@@ -121,11 +121,11 @@ fn schema() -> ArrowSchema {
                 7 | 8 => ArrowDataType::Boolean,
                 _ => ArrowDataType::Decimal(10, 2),
             };
-            // Only the two OPPS caps can be null; the schema says so, and the other columns
-            // need no definition levels (every row's amount is due: a missing RVU is an
-            // error, never a null).
-            let nullable = matches!(name, "nonfacility_opps_cap" | "facility_opps_cap");
-            (name.into(), Field::new(name.into(), dtype, nullable))
+            // Declared required where no row can be null: no definition levels to write.
+            (
+                name.into(),
+                Field::new(name.into(), dtype, may_be_null(name)),
+            )
         })
         .collect()
 }
@@ -239,11 +239,11 @@ fn arrays(part: Part, localities: &[Locality]) -> PolarsResult<(Vec<Column>, [Ce
             }
         }
     }
-    let mut i = 0;
+    // `cents` holds the columns from COLUMNS[9] on.
+    let mut names = COLUMNS[9..].iter();
     let cents = part.cents.map(|values| {
-        // `cents` starts at COLUMNS[9]; its 3rd and 4th are the caps.
-        let validity = matches!(i, 2 | 3).then(|| capped.clone());
-        i += 1;
+        let nullable = names.next().is_some_and(|name| may_be_null(name));
+        let validity = nullable.then(|| capped.clone());
         PrimitiveArray::new(ArrowDataType::Int64, values.into(), validity)
     });
     for array in &cents {

@@ -319,9 +319,14 @@ impl<'t> Cells<'t> {
     }
 
     pub fn text(&self, r: &Record, name: &str) -> String {
+        self.str(r, name).into_owned()
+    }
+
+    /// A text cell as it is ("" when the cell is not text or the column is missing).
+    pub fn code<'r>(&self, r: &'r Record, name: &str) -> &'r str {
         self.at(name)
-            .map(|i| r.values[i].render(self.table.columns()[i].kind))
-            .unwrap_or_default()
+            .and_then(|i| r.values[i].as_text())
+            .unwrap_or("")
     }
 
     /// [`Cells::text`], borrowed where the cell is text (only a number is rendered).
@@ -337,10 +342,7 @@ impl<'t> Cells<'t> {
     }
 
     pub fn is(&self, r: &Record, name: &str, text: &str) -> bool {
-        self.at(name)
-            .and_then(|i| r.values[i].as_text())
-            .unwrap_or("")
-            == text
+        self.code(r, name) == text
     }
 }
 
