@@ -53,7 +53,7 @@ fn loaded(server: &PgServer, output: &Path, args: &[&str]) -> String {
 fn snapshot(server: &PgServer) -> String {
     let tables = server.sql(
         "SELECT string_agg(table_name::text, ',' ORDER BY table_name) FROM information_schema.tables
-         WHERE table_schema = 'rvu' AND table_type = 'BASE TABLE'",
+         WHERE table_schema = 'rvu' AND (table_type = 'BASE TABLE' OR table_name = 'payments')",
     );
     let mut text = format!("tables: {tables}\n");
     for table in tables.split(',').filter(|t| !t.is_empty()) {
@@ -396,6 +396,236 @@ fn a_release_that_is_not_published_is_named() {
 /// Each published Parquet file read by pyarrow, a reader independent of ours: string columns
 /// are `string` (no view types), decimals keep their precision, flags are `bool`, and the
 /// change data's deltas are `double`.
+/// The rows of `payments.parquet` whose code ends in 3 (about one code in ten, at every
+/// locality) equal the `payments` view's, column for column, in both directions; and the
+/// file and the view have as many rows. Returns the sample's rows.
+fn view_equals_payments_parquet(server: &PgServer, out: &Path, release: &str) -> usize {
+    let file = out.join("releases").join(release).join("payments.parquet");
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("sample.csv");
+    let script = r#"
+import json, sys
+try:
+    import pyarrow.parquet as pq, pyarrow.csv as pcsv, pyarrow.compute as pc
+except ImportError:
+    sys.exit("pyarrow is missing: install it with `python3 -m pip install pyarrow` (scripts/test does)")
+table = pq.read_table(sys.argv[1])
+sample = table.filter(pc.match_substring_regex(table["hcpcs"], "3$"))
+pcsv.write_csv(sample, sys.argv[2])
+print(json.dumps({"rows": table.num_rows, "sample": sample.num_rows,
+                  "capped": sample["nonfacility_opps_cap"].length() - sample["nonfacility_opps_cap"].null_count,
+                  "na": pc.sum(sample["nonfacility_na"]).as_py()}))
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .arg(&csv)
+        .output()
+        .expect("python3 runs (scripts/test installs pyarrow)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let counts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sample = counts["sample"].as_u64().unwrap();
+    assert!(sample > 10_000, "{release}: {counts}");
+    assert!(
+        counts["capped"].as_u64().unwrap() > 0,
+        "{release}: {counts}"
+    );
+    assert!(counts["na"].as_u64().unwrap() > 0, "{release}: {counts}");
+    assert_eq!(
+        server.sql(&format!(
+            "SELECT count(*) FROM rvu.payments WHERE release_id = '{release}'"
+        )),
+        counts["rows"].to_string(),
+        "{release}"
+    );
+
+    // psql reads the file (`\copy`), so the server need not see the test's folder.
+    let table = format!("file_{}", release.to_lowercase());
+    let columns = read_parquet(&file)
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    server.sql(&format!(
+        "CREATE TABLE public.{table} AS SELECT {columns} FROM rvu.payments WITH NO DATA"
+    ));
+    server.sql(&format!(
+        "\\copy public.{table} FROM '{}' WITH (FORMAT csv, HEADER, FORCE_NOT_NULL \
+         (release_id, variant, hcpcs, modifier, mac, locality, status_code))",
+        csv.display()
+    ));
+    assert_eq!(
+        server.sql(&format!("SELECT count(*) FROM public.{table}")),
+        sample.to_string()
+    );
+    let view = format!(
+        "SELECT {columns} FROM rvu.payments WHERE release_id = '{release}' AND hcpcs LIKE '%3'"
+    );
+    for (a, b) in [
+        (view.clone(), format!("SELECT * FROM public.{table}")),
+        (format!("SELECT * FROM public.{table}"), view),
+    ] {
+        assert_eq!(
+            server.sql(&format!("SELECT count(*) FROM ({a} EXCEPT ALL {b}) d")),
+            "0",
+            "{release}: {a} EXCEPT ALL {b}"
+        );
+    }
+    sample as usize
+}
+
+#[test]
+fn the_payments_view_has_the_rows_and_cents_of_payments_parquet() {
+    let out = published();
+    let server = PgServer::start();
+    loaded(&server, out, &[]);
+    for release in ["RVU25D", "RVU26A"] {
+        view_equals_payments_parquet(&server, out, release);
+    }
+    // The view prices with GPCIs of the release's own file.
+    assert_eq!(
+        server.sql(
+            "SELECT DISTINCT release_id || '=' || gpci_release_id FROM rvu.payment_gpci ORDER BY 1"
+        ),
+        "RVU25D=RVU25D\nRVU26A=RVU26A"
+    );
+}
+
+/// The database's payments against CMS's own payment amount file (the real Alaska excerpt
+/// of PFAK25A); and a release without a GPCI file (RVU24C) priced with the GPCI in force
+/// (RVU24B's), loaded on its own.
+#[test]
+fn the_database_payments_are_cms_payment_file_to_the_cent() {
+    let out = common::published_samples(&["RVU24B", "RVU24C", "RVU25A"]);
+    let server = PgServer::start();
+    loaded(
+        &server,
+        out,
+        &["--release", "RVU25A", "--release", "RVU24C"],
+    );
+
+    let rows = server.sql(
+        "SELECT hcpcs, modifier, status_code, nonfacility_amount, facility_amount,
+                coalesce(nonfacility_opps_cap::text, '-'), coalesce(facility_opps_cap::text, '-'),
+                nonfacility_par, facility_par, nonfacility_nonpar, facility_nonpar,
+                nonfacility_limiting_charge, facility_limiting_charge
+         FROM rvu.payments WHERE release_id = 'RVU25A' AND mac = '02102' AND locality = '01'",
+    );
+    let ours: BTreeMap<(String, String), Vec<String>> = rows
+        .lines()
+        .map(|line| {
+            let cells: Vec<String> = line.split('|').map(str::to_string).collect();
+            ((cells[0].clone(), cells[1].clone()), cells[2..].to_vec())
+        })
+        .collect();
+    let cents = |text: &str| -> i64 {
+        let (dollars, cents) = text.split_once('.').unwrap();
+        dollars.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap()
+    };
+    let text = std::fs::read_to_string(common::samples().join("payment-file/PFAK25A.excerpt.txt"))
+        .unwrap();
+    let mut checked = 0;
+    let mut capped = 0;
+    for line in text.lines() {
+        // "2025","02102","01",HCPCS,MOD,NF amount,F amount,...,status (9),...,OPPS indicator
+        // (13), NF cap, F cap: the layout in payment-file/PF25PC.pdf.
+        let f: Vec<&str> = line.trim_matches('"').split("\",\"").collect();
+        assert_eq!(f.len(), 16, "{line}");
+        let key = (f[3].to_string(), f[4].trim().to_string());
+        let row = ours
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key:?} is not in the payments view"));
+        let (nf, fac) = (cents(f[5]), cents(f[6]));
+        let caps = match f[13] {
+            "1" => {
+                capped += 1;
+                (Some(cents(f[14])), Some(cents(f[15])))
+            }
+            _ => (None, None),
+        };
+        let shown = |cap: Option<i64>| {
+            cap.map_or("-".to_string(), |c| format!("{}.{:02}", c / 100, c % 100))
+        };
+        assert_eq!(row[0], f[9], "{key:?} status");
+        assert_eq!(
+            (cents(&row[1]), cents(&row[2])),
+            (nf, fac),
+            "{key:?} amounts"
+        );
+        assert_eq!(
+            (row[3].clone(), row[4].clone()),
+            (shown(caps.0), shown(caps.1)),
+            "{key:?}"
+        );
+        // CMS's rule (PF25PC.pdf): par is the lower of the amount and the cap; non-par 95%
+        // of par, the limiting charge 109.25% of par, each to the cent, half up.
+        for (i, (amount, cap)) in [(nf, caps.0), (fac, caps.1)].into_iter().enumerate() {
+            let par = cap.map_or(amount, |cap| amount.min(cap));
+            assert_eq!(cents(&row[5 + i]), par, "{key:?} par");
+            assert_eq!(cents(&row[7 + i]), (par * 95 + 50) / 100, "{key:?} nonpar");
+            assert_eq!(
+                cents(&row[9 + i]),
+                (par * 10925 + 5000) / 10000,
+                "{key:?} limiting charge"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 363);
+    assert!(capped > 0, "the excerpt has capped imaging rows");
+    view_equals_payments_parquet(&server, out, "RVU25A");
+
+    // RVU24C ships no GPCI file: its payments use RVU24B's, which is not loaded.
+    assert_eq!(
+        server.sql("SELECT count(*) FROM rvu.releases WHERE release_id = 'RVU24B'"),
+        "0"
+    );
+    assert_eq!(
+        server.sql(
+            "SELECT DISTINCT gpci_release_id FROM rvu.payment_gpci WHERE release_id = 'RVU24C'"
+        ),
+        "RVU24B"
+    );
+    view_equals_payments_parquet(&server, out, "RVU24C");
+}
+
+/// A database an earlier loader made holds `payments` as a table: the next load reloads
+/// every release (in one transaction) and leaves the view in its place.
+#[test]
+fn a_payments_table_of_an_earlier_loader_becomes_the_view() {
+    let out = published();
+    let server = PgServer::start();
+    loaded(&server, out, &["--release", "RVU25D"]);
+    let rows = server.sql("SELECT count(*) FROM rvu.payments");
+    server.sql(
+        "CREATE TABLE rvu.old_payments AS SELECT * FROM rvu.payments WHERE hcpcs LIKE '992%';
+         DROP VIEW rvu.payments CASCADE;
+         ALTER TABLE rvu.old_payments RENAME TO payments;
+         UPDATE rvu.releases SET fingerprint = 'an earlier layout'",
+    );
+    assert_eq!(
+        server.sql("SELECT relkind FROM pg_class WHERE oid = 'rvu.payments'::regclass"),
+        "r"
+    );
+    let stdout = loaded(&server, out, &["--release", "RVU25D"]);
+    assert!(stdout.contains("RVU25D revision 1: reloaded"), "{stdout}");
+    assert_eq!(
+        server.sql("SELECT relkind FROM pg_class WHERE oid = 'rvu.payments'::regclass"),
+        "v"
+    );
+    assert_eq!(server.sql("SELECT count(*) FROM rvu.payments"), rows);
+    assert_eq!(
+        server.sql("SELECT count(*) FROM rvu.latest_payments WHERE hcpcs = '99213'"),
+        server.sql("SELECT count(*) FROM rvu.payment_gpci")
+    );
+}
+
 #[test]
 fn every_published_parquet_file_reads_in_pyarrow_with_plain_types() {
     let out = published();
