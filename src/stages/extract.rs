@@ -6,6 +6,9 @@
 use std::fs;
 use std::io::{Cursor, Read};
 use std::path::{Component, Path};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
 
 use sha2::{Digest, Sha256};
 
@@ -163,12 +166,13 @@ pub fn extract_zip(archive_name: &str, bytes: &[u8], limits: &Limits) -> Result<
             limits.max_members
         )));
     }
-    let mut members = Vec::new();
+    // Names and claimed sizes first, one by one; then the members are inflated and hashed on
+    // every core, each from its own view of the archive.
+    let mut wanted = Vec::new();
     let mut ignored = Vec::new();
-    let mut total: u64 = 0;
     for index in 0..archive.len() {
-        let mut file = archive
-            .by_index(index)
+        let file = archive
+            .by_index_raw(index)
             .map_err(|e| fail(format!("member {index}: {e}")))?;
         let raw_name = String::from_utf8_lossy(file.name_raw()).into_owned();
         let name = safe_member_name(&raw_name)
@@ -187,17 +191,38 @@ pub fn extract_zip(archive_name: &str, bytes: &[u8], limits: &Limits) -> Result<
                 limits.max_member_bytes
             )));
         }
-        let content = read_bounded(&mut file, limits.max_member_bytes)
-            .map_err(|e| fail(format!("member '{raw_name}': {e}")))?;
-        total += content.len() as u64;
-        if total > limits.max_total_bytes {
-            return Err(fail(format!(
-                "members inflate past the {} byte limit for a release",
-                limits.max_total_bytes
-            )));
-        }
-        members.push(member(name, table, format, content));
+        wanted.push((index, raw_name, name, table, format, file.size()));
     }
+    // What the members inflated to so far: past the limit, no further member is inflated.
+    let total = AtomicU64::new(0);
+    let inflated: Vec<Result<Member>> = wanted
+        .into_par_iter()
+        .map(|(index, raw_name, name, table, format, claimed)| {
+            if total.load(Ordering::Relaxed) > limits.max_total_bytes {
+                return Err(fail(format!(
+                    "members inflate past the {} byte limit for a release",
+                    limits.max_total_bytes
+                )));
+            }
+            let mut archive = archive.clone();
+            let mut file = archive
+                .by_index(index)
+                .map_err(|e| fail(format!("member {index}: {e}")))?;
+            let content = read_bounded(&mut file, claimed, limits.max_member_bytes)
+                .map_err(|e| fail(format!("member '{raw_name}': {e}")))?;
+            let so_far =
+                total.fetch_add(content.len() as u64, Ordering::Relaxed) + content.len() as u64;
+            if so_far > limits.max_total_bytes {
+                return Err(fail(format!(
+                    "members inflate past the {} byte limit for a release",
+                    limits.max_total_bytes
+                )));
+            }
+            Ok(member(name, table, format, content))
+        })
+        .collect();
+    // The first failure in the archive's order, whichever thread met it first.
+    let mut members = inflated.into_iter().collect::<Result<Vec<_>>>()?;
     if members.is_empty() {
         return Err(fail(
             "no CMS table members (PPRRVU, GPCI, LOCCO, ANES, OPPSCAP as csv, xlsx or txt)"
@@ -213,9 +238,10 @@ pub fn extract_zip(archive_name: &str, bytes: &[u8], limits: &Limits) -> Result<
     })
 }
 
-/// Reads at most `limit` bytes; more is an error, so a bomb stops at the limit.
-fn read_bounded(reader: &mut impl Read, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut content = Vec::new();
+/// Reads at most `limit` bytes; more is an error, so a bomb stops at the limit. `claimed` (the
+/// size the header gives, at most `limit`) sizes the buffer, so it is not grown and copied.
+fn read_bounded(reader: &mut impl Read, claimed: u64, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut content = Vec::with_capacity(claimed.min(limit) as usize + 1);
     reader.take(limit + 1).read_to_end(&mut content)?;
     if content.len() as u64 > limit {
         return Err(std::io::Error::other(format!(
