@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::HashMap;
+use rayon::prelude::*;
 
 use crate::error::{Error, Location, Result};
 use crate::read::fixed_width::Layout;
@@ -469,7 +470,7 @@ impl Table {
     /// format or the order CMS listed rows in.
     pub fn sort(&mut self) {
         let key = self.key_indexes();
-        self.rows.sort_by(|a, b| compare_by(&key, a, b));
+        self.rows.par_sort_by(|a, b| compare_by(&key, a, b));
     }
 
     /// Adds another file's rows of the same table (the 2026 QPP / non-QPP pair).
@@ -818,14 +819,20 @@ pub fn type_grid(
     mut fill: impl FnMut(&mut Vec<Value>, &Row, &HeaderMap) -> Result<()>,
 ) -> Result<TypedRows> {
     let header = find_header(grid, spec, table)?;
-    let mut rows = Vec::new();
-    let mut skipped_rows = 0;
-    for row in &grid.rows[header.row_index + 1..] {
-        if !is_record(row, &header) {
-            skipped_rows += 1;
-            continue;
-        }
-        let mut values = type_row(grid, spec, &header, row)?;
+    let below = &grid.rows[header.row_index + 1..];
+    let records: Vec<&Row> = below.iter().filter(|r| is_record(r, &header)).collect();
+    let skipped_rows = below.len() - records.len();
+    // Typing the cells is most of a parse, and each row's on its own: it runs on every core.
+    // `fill` (which may carry state from row to row) then goes through the rows in order, so
+    // the first error is the first row's, as in a parse row by row.
+    let typed: Vec<Result<Vec<Value>>> = records
+        .par_iter()
+        .with_min_len(1024)
+        .map(|row| type_row(grid, spec, &header, row))
+        .collect();
+    let mut rows = Vec::with_capacity(records.len());
+    for (row, values) in records.into_iter().zip(typed) {
+        let mut values = values?;
         set(
             spec,
             &mut values,
