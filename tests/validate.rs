@@ -45,7 +45,7 @@ fn set(table: &mut Table, filter: &[(&str, &str)], column: &str, value: Value) {
 }
 
 fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
+    Value::Text(s.into())
 }
 
 /// Applies a fault to a fresh RVU99B (validated against RVU99A) and checks that exactly

@@ -257,7 +257,7 @@ pub fn read_table(dir: &Path, kind: TableKind, only: Option<(&str, &str)>) -> Re
                 .iter()
                 .map(|v| {
                     v.map_or(crate::tables::Value::Null, |t| {
-                        crate::tables::Value::Text(t.to_string())
+                        crate::tables::Value::Text(t.into())
                     })
                 })
                 .collect(),

@@ -289,7 +289,7 @@ fn compare(
             key_columns
                 .iter()
                 .map(|&i| match Some(i) == variant_column {
-                    true => Value::Text(variant.to_string()),
+                    true => Value::Text(variant.into()),
                     false => record.values[i].clone(),
                 })
                 .collect()

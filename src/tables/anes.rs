@@ -133,13 +133,13 @@ fn source_value<'a>(record: &'a Record, column: &str) -> &'a Value {
 
 fn long_row(ctx: &ParseContext, source: &Record, cf_column: &str, variant: &str) -> Record {
     let name = match source_value(source, "locality_name") {
-        Value::Text(raw) => Value::Text(split_marker(raw).0),
+        Value::Text(raw) => Value::Text(split_marker(raw).0.into()),
         other => other.clone(),
     };
     Record {
         values: vec![
-            Value::Text(ctx.release_id.clone()),
-            Value::Text(variant.to_string()),
+            Value::Text(ctx.release_id.as_str().into()),
+            Value::Text(variant.into()),
             source_value(source, "mac").clone(),
             source_value(source, "locality").clone(),
             name,

@@ -83,7 +83,7 @@ fn strip_marker(values: &mut [Value]) {
         _ => (String::new(), String::new()),
     };
     if !name.is_empty() {
-        values[i] = Value::Text(name);
+        values[i] = Value::Text(name.into());
     }
-    set(COLUMNS, values, "floor_marker", Value::Text(marker));
+    set(COLUMNS, values, "floor_marker", Value::Text(marker.into()));
 }

@@ -128,7 +128,7 @@ pub fn fill_states_from_gpci(locco: &mut Table, gpci: Option<&Table>) -> Vec<Str
                     .or_else(|| state_name(code).map(str::to_string))
             });
             match name {
-                Some(name) => r.values[state] = Value::Text(name),
+                Some(name) => r.values[state] = Value::Text(name.into()),
                 None => missing.push(format!("{m}-{l}")),
             }
         }

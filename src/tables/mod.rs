@@ -217,11 +217,14 @@ pub const fn code(width: usize) -> Kind {
     Kind::Code { width }
 }
 
+/// A text cell: up to 24 bytes in place, longer ones on the heap.
+pub type Text = compact_str::CompactString;
+
 /// A typed cell.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Value {
     Null,
-    Text(String),
+    Text(Text),
     /// Mantissa of a decimal; the column's scale says where the point goes.
     Dec(i64),
     Bool(bool),
@@ -230,7 +233,7 @@ pub enum Value {
 impl Value {
     pub fn as_text(&self) -> Option<&str> {
         match self {
-            Value::Text(s) => Some(s),
+            Value::Text(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -715,7 +718,7 @@ pub fn parse_value(cell: &str, kind: Kind) -> Result<Value, String> {
     let text = cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{1a}');
     match kind {
         Kind::Text | Kind::FreeText if text.is_empty() => Ok(Value::Null),
-        Kind::Text | Kind::FreeText | Kind::KeyText => Ok(Value::Text(text.to_string())),
+        Kind::Text | Kind::FreeText | Kind::KeyText => Ok(Value::Text(text.into())),
         Kind::Code { .. } if text.is_empty() => Ok(Value::Null),
         Kind::Code { width } => Ok(Value::Text(pad_digits(text, width))),
         Kind::Decimal { .. } if text.is_empty() => Ok(Value::Null),
@@ -741,16 +744,16 @@ fn parse_canonical(cell: &str, kind: Kind) -> Result<Value, String> {
             "" => Ok(Value::Null),
             _ => Err("expected true or false".to_string()),
         },
-        Kind::Code { .. } if !cell.is_empty() => Ok(Value::Text(cell.to_string())),
+        Kind::Code { .. } if !cell.is_empty() => Ok(Value::Text(cell.into())),
         other => parse_value(cell, other),
     }
 }
 
-fn pad_digits(text: &str, width: usize) -> String {
+fn pad_digits(text: &str, width: usize) -> Text {
     if text.len() < width && text.bytes().all(|b| b.is_ascii_digit()) {
-        format!("{text:0>width$}")
+        compact_str::format_compact!("{text:0>width$}")
     } else {
-        text.to_string()
+        text.into()
     }
 }
 
@@ -837,13 +840,13 @@ pub fn type_grid(
             spec,
             &mut values,
             "release_id",
-            Value::Text(ctx.release_id.clone()),
+            Value::Text(ctx.release_id.as_str().into()),
         );
         set(
             spec,
             &mut values,
             "variant",
-            Value::Text(ctx.variant.clone()),
+            Value::Text(ctx.variant.as_str().into()),
         );
         fill(&mut values, row, &header)?;
         rows.push(Record {
@@ -994,7 +997,7 @@ mod tests {
         assert_eq!(parse_value(" ", code(2)), Ok(Value::Null));
         assert_eq!(
             parse_value("", Kind::KeyText),
-            Ok(Value::Text(String::new()))
+            Ok(Value::Text(Text::default()))
         );
     }
 }
