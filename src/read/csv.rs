@@ -1,6 +1,6 @@
 //! CSV: Windows-1252 text, any line ending, quoted fields, ragged rows.
 
-use super::{Grid, Row, decode_windows_1252};
+use super::{Grid, Row, Text, decode_windows_1252};
 use crate::error::{Error, Location, Result};
 
 /// Reads CMS CSV bytes (Windows-1252) into a grid. Rows keep their physical line numbers, so
@@ -37,7 +37,7 @@ fn read_text(file: &str, text: &str) -> Result<Grid> {
                     .map_or(rows.len() + 1, |p| p.line() as usize);
                 rows.push(Row {
                     number,
-                    cells: record.iter().map(str::to_string).collect(),
+                    cells: record.iter().map(Text::from).collect(),
                 });
             }
             Err(err) => {

@@ -1,7 +1,9 @@
 //! Fixed-width text: the layout is data (field name and 1-based column span), so a new year's
 //! record layout from the release PDF is a table edit, not code.
 
-use super::{Grid, Row, decode_windows_1252, split_lines};
+use compact_str::format_compact;
+
+use super::{Grid, Row, Text, decode_windows_1252, split_lines};
 use crate::error::Result;
 
 /// One field of a fixed-width record, 1-based inclusive positions as the CMS PDFs give them.
@@ -58,7 +60,7 @@ pub fn read(file: &str, bytes: &[u8], layout: &Layout) -> Result<Grid> {
     let text = decode_windows_1252(bytes);
     let mut rows = vec![Row {
         number: 0,
-        cells: layout.fields.iter().map(|f| f.name.to_string()).collect(),
+        cells: layout.fields.iter().map(|f| Text::from(f.name)).collect(),
     }];
     for (i, line) in split_lines(&text).into_iter().enumerate() {
         let chars: Vec<char> = line.chars().collect();
@@ -79,10 +81,10 @@ pub fn read(file: &str, bytes: &[u8], layout: &Layout) -> Result<Grid> {
     })
 }
 
-fn cut(chars: &[char], field: &Field) -> String {
+fn cut(chars: &[char], field: &Field) -> Text {
     let start = field.start.saturating_sub(1).min(chars.len());
     let end = field.end.min(chars.len()).max(start);
-    let raw: String = chars[start..end].iter().collect();
+    let raw: Text = chars[start..end].iter().collect();
     let trimmed = raw.trim();
     let (sign, digits) = match trimmed.strip_prefix('-') {
         Some(rest) => ("-", rest),
@@ -94,15 +96,15 @@ fn cut(chars: &[char], field: &Field) -> String {
         || digits.is_empty()
         || !digits.bytes().all(|b| b.is_ascii_digit())
     {
-        return trimmed.to_string();
+        return trimmed.into();
     }
     insert_decimal_point(sign, digits, field.implied_decimals as usize)
 }
 
-fn insert_decimal_point(sign: &str, digits: &str, decimals: usize) -> String {
-    let padded = format!("{digits:0>width$}", width = decimals + 1);
+fn insert_decimal_point(sign: &str, digits: &str, decimals: usize) -> Text {
+    let padded = format_compact!("{digits:0>width$}", width = decimals + 1);
     let (int, frac) = padded.split_at(padded.len() - decimals);
-    format!("{sign}{int}.{frac}")
+    format_compact!("{sign}{int}.{frac}")
 }
 
 #[cfg(test)]

@@ -7,17 +7,20 @@ pub mod xlsx;
 
 use crate::error::Location;
 
+/// A cell's text: up to 24 bytes in place (most cells of a CMS file), longer ones on the heap.
+pub type Text = compact_str::CompactString;
+
 /// One row of a grid: its 1-based line (csv, txt) or sheet row (xlsx), and its cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub number: usize,
-    pub cells: Vec<String>,
+    pub cells: Vec<Text>,
 }
 
 impl Row {
     /// The cell at `index`, or "" for a ragged row that stops short.
     pub fn cell(&self, index: usize) -> &str {
-        self.cells.get(index).map(String::as_str).unwrap_or("")
+        self.cells.get(index).map(Text::as_str).unwrap_or("")
     }
 
     /// True when every cell is blank (spaces, or a lone Ctrl-Z end-of-file marker).

@@ -4,8 +4,9 @@
 use std::io::{Cursor, Read};
 
 use calamine::{Data, Reader, Xlsx};
+use compact_str::format_compact;
 
-use super::{Grid, Row};
+use super::{Grid, Row, Text};
 use crate::error::{Error, Location, Result};
 
 /// What an xlsx (itself a zip) may inflate to before calamine reads it: a real PPRRVU
@@ -86,7 +87,7 @@ fn range_to_grid(file: &str, sheet: &str, range: &calamine::Range<Data>) -> Grid
         .rows()
         .enumerate()
         .map(|(i, cells)| {
-            let mut texts = vec![String::new(); first_col as usize];
+            let mut texts = vec![Text::default(); first_col as usize];
             texts.extend(cells.iter().map(cell_text));
             Row {
                 number: first_row as usize + i + 1,
@@ -102,24 +103,24 @@ fn range_to_grid(file: &str, sheet: &str, range: &calamine::Range<Data>) -> Grid
 }
 
 /// The text a person sees for a cell, without float noise: 1.3 stays "1.3", 90.0 is "90".
-fn cell_text(cell: &Data) -> String {
+fn cell_text(cell: &Data) -> Text {
     match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
+        Data::Empty => Text::default(),
+        Data::String(s) => Text::from(s.as_str()),
+        Data::Int(i) => format_compact!("{i}"),
         Data::Float(f) => float_text(*f),
-        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        Data::Bool(b) => Text::const_new(if *b { "TRUE" } else { "FALSE" }),
         Data::DateTime(dt) => float_text(dt.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => format!("#{e:?}"),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Text::from(s.as_str()),
+        Data::Error(e) => format_compact!("#{e:?}"),
     }
 }
 
-fn float_text(f: f64) -> String {
+fn float_text(f: f64) -> Text {
     if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
+        format_compact!("{}", f as i64)
     } else {
-        format!("{f}")
+        format_compact!("{f}")
     }
 }
 

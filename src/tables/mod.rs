@@ -217,8 +217,7 @@ pub const fn code(width: usize) -> Kind {
     Kind::Code { width }
 }
 
-/// A text cell: up to 24 bytes in place, longer ones on the heap.
-pub type Text = compact_str::CompactString;
+pub use crate::read::Text;
 
 /// A typed cell.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -391,7 +390,7 @@ impl Table {
         let header: Vec<&str> = grid
             .rows
             .first()
-            .map(|r| r.cells.iter().map(String::as_str).collect())
+            .map(|r| r.cells.iter().map(Text::as_str).collect())
             .unwrap_or_default();
         if header != names {
             return Err(Error::SchemaDrift {
