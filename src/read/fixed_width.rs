@@ -63,12 +63,25 @@ pub fn read(file: &str, bytes: &[u8], layout: &Layout) -> Result<Grid> {
         cells: layout.fields.iter().map(|f| Text::from(f.name)).collect(),
     }];
     for (i, line) in split_lines(&text).into_iter().enumerate() {
-        let chars: Vec<char> = line.chars().collect();
-        let cells = layout
-            .fields
-            .iter()
-            .map(|field| cut(&chars, field))
-            .collect();
+        // Fields are counted in characters; in an ASCII line (nearly every line) those are
+        // bytes, and the line is cut in place.
+        let cells = if line.is_ascii() {
+            layout
+                .fields
+                .iter()
+                .map(|field| cut(&line[span(field, line.len())], field))
+                .collect()
+        } else {
+            let chars: Vec<char> = line.chars().collect();
+            layout
+                .fields
+                .iter()
+                .map(|field| {
+                    let raw: String = chars[span(field, chars.len())].iter().collect();
+                    cut(&raw, field)
+                })
+                .collect()
+        };
         rows.push(Row {
             number: i + 1,
             cells,
@@ -81,10 +94,15 @@ pub fn read(file: &str, bytes: &[u8], layout: &Layout) -> Result<Grid> {
     })
 }
 
-fn cut(chars: &[char], field: &Field) -> Text {
-    let start = field.start.saturating_sub(1).min(chars.len());
-    let end = field.end.min(chars.len()).max(start);
-    let raw: Text = chars[start..end].iter().collect();
+/// The characters of `field` in a line of `len` characters (fewer at a short line's end).
+fn span(field: &Field, len: usize) -> std::ops::Range<usize> {
+    let start = field.start.saturating_sub(1).min(len);
+    let end = field.end.min(len).max(start);
+    start..end
+}
+
+/// A field's cell from its characters: trimmed, with its implied decimal point.
+fn cut(raw: &str, field: &Field) -> Text {
     let trimmed = raw.trim();
     let (sign, digits) = match trimmed.strip_prefix('-') {
         Some(rest) => ("-", rest),
@@ -131,5 +149,19 @@ mod tests {
         assert_eq!(grid.rows[1].cells, vec!["10112", "ALA", "19.31"]);
         assert_eq!(grid.rows[2].cells, vec!["02102", "AK", "0.05"]);
         assert_eq!(grid.rows[3].cells, vec!["short", "", ""]);
+    }
+
+    #[test]
+    fn a_line_with_accents_is_cut_by_character() {
+        // Windows-1252 0xE9 is one character (é), two bytes in UTF-8.
+        let grid = read(
+            "a.txt",
+            b"10112 CAF\xe9  1931",
+            &Layout {
+                fields: FIELDS.to_vec(),
+            },
+        )
+        .unwrap();
+        assert_eq!(grid.rows[1].cells, vec!["10112", "CAF\u{e9}", "19.31"]);
     }
 }

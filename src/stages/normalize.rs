@@ -196,13 +196,10 @@ fn read_fixed_width<'a>(
     year: u16,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(&'a Member, Grid)>> {
-    let mut grids = Vec::new();
+    let mut known = Vec::new();
     for member in members.iter().filter(|m| m.format == Format::Txt) {
         match member.table.txt_layout(year) {
-            Some(layout) => grids.push((
-                *member,
-                read::fixed_width::read(&member.name, &member.bytes, &layout)?,
-            )),
+            Some(layout) => known.push((*member, layout)),
             None => warnings.push(format!(
                 "{}: no fixed-width layout is known for {} in {year}; the file was not parsed \
                  (its csv/xlsx twins were)",
@@ -210,7 +207,11 @@ fn read_fixed_width<'a>(
             )),
         }
     }
-    Ok(grids)
+    on_threads(&known, |(member, layout)| {
+        read::fixed_width::read(&member.name, &member.bytes, layout).map(|g| (*member, g))
+    })
+    .into_iter()
+    .collect()
 }
 
 /// The release told by an edition title ("2025 ... Relative Value File January Release") and
@@ -431,9 +432,10 @@ pub fn cross_check(
     let columns = primary.columns();
     // Walk the primary table in its (key) order so the examples are the same on every run.
     for (key, a) in &primary_keyed {
-        let label = render_key(primary, key);
+        // The label is written only for a difference (almost every row has none).
+        let label = || render_key(primary, key);
         let Some(b) = other_rows.get(key) else {
-            check.note(false, &label, "(row)", "present".into(), "missing".into());
+            check.note(false, &label(), "(row)", "present".into(), "missing".into());
             continue;
         };
         for (i, column) in columns.iter().enumerate() {
@@ -449,7 +451,7 @@ pub fn cross_check(
             }
             check.note(
                 column.kind == Kind::FreeText,
-                &label,
+                &label(),
                 column.name,
                 x.render(column.kind),
                 y.render(column.kind),
