@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::thread;
 
-use foldhash::HashMap;
 use serde::Serialize;
 
 use crate::catalog::ReleaseId;
@@ -13,9 +12,7 @@ use crate::error::{Error, Result};
 use crate::read::fixed_width::Layout;
 use crate::read::{self, Format, Grid};
 use crate::stages::extract::{Extracted, Member};
-use crate::tables::{
-    Kind, ParseContext, Record, RowKey, Table, TableKind, Value, occurrences, pprrvu,
-};
+use crate::tables::{Kind, ParseContext, Table, TableKind, Value, compare_keys, pprrvu};
 
 /// What the user chose for this run.
 #[derive(Debug, Clone, Default)]
@@ -424,22 +421,37 @@ pub fn cross_check(
         text_differences: 0,
         text_examples: Vec::new(),
     };
-    let primary_keyed = keyed(primary);
-    let other_keyed = keyed(other);
-    let other_rows: HashMap<&RowKey, &Record> = other_keyed.iter().map(|(k, r)| (k, *r)).collect();
-    let primary_rows: HashMap<&RowKey, &Record> =
-        primary_keyed.iter().map(|(k, r)| (k, *r)).collect();
+    // Both tables are sorted by key (then by the file's row order), so one walk through both
+    // pairs each row with the same occurrence of its key on the other side. The primary's
+    // rows are walked in order so the examples are the same on every run.
+    let key = primary.key_indexes();
     let columns = primary.columns();
-    // Walk the primary table in its (key) order so the examples are the same on every run.
-    for (key, a) in &primary_keyed {
+    let (rows, others) = (&primary.rows, &other.rows);
+    let mut other_only = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < rows.len() {
+        let order = match others.get(j) {
+            Some(b) => compare_keys(&key, &rows[i], b),
+            None => std::cmp::Ordering::Less,
+        };
+        if order.is_gt() {
+            other_only.push(j);
+            j += 1;
+            continue;
+        }
+        let at = i;
+        i += 1;
         // The label is written only for a difference (almost every row has none).
-        let label = || render_key(primary, key);
-        let Some(b) = other_rows.get(key) else {
+        let label = || row_label(primary, &key, at);
+        let a = &rows[at];
+        if order.is_lt() {
             check.note(false, &label(), "(row)", "present".into(), "missing".into());
             continue;
-        };
-        for (i, column) in columns.iter().enumerate() {
-            let (x, y) = (&a.values[i], &b.values[i]);
+        }
+        let b = &others[j];
+        j += 1;
+        for (c, column) in columns.iter().enumerate() {
+            let (x, y) = (&a.values[c], &b.values[c]);
             if column.name == "release_id" || x == y {
                 continue;
             }
@@ -458,13 +470,11 @@ pub fn cross_check(
             );
         }
     }
-    for (key, _) in other_keyed
-        .iter()
-        .filter(|(k, _)| !primary_rows.contains_key(k))
-    {
+    other_only.extend(j..others.len());
+    for j in other_only {
         check.note(
             false,
-            &render_key(other, key),
+            &row_label(other, &key, j),
             "(row)",
             "missing".into(),
             "present".into(),
@@ -510,18 +520,93 @@ fn cut_short(full: &Value, short: &Value, width: usize) -> bool {
     }
 }
 
-fn keyed(table: &Table) -> Vec<(RowKey, &Record)> {
-    occurrences(table.rows.iter().map(|record| table.key_of(record)))
-        .into_iter()
-        .zip(&table.rows)
-        .collect()
-}
-
-fn render_key(table: &Table, key: &RowKey) -> String {
-    let text = table.key_text(&key.0);
-    if key.1 > 1 {
-        format!("[{text} #{}]", key.1)
+/// `[hcpcs=99213 modifier=]` for a table's row `at`, with `#2` for a key's second occurrence.
+fn row_label(table: &Table, key: &[usize], at: usize) -> String {
+    let rows = &table.rows;
+    let occurrence = 1 + rows[..at]
+        .iter()
+        .rev()
+        .take_while(|r| compare_keys(key, r, &rows[at]).is_eq())
+        .count();
+    let text = table.key_text(&table.key_of(&rows[at]));
+    if occurrence > 1 {
+        format!("[{text} #{occurrence}]")
     } else {
         format!("[{text}]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::{Record, index_of};
+
+    /// A GPCI table of (mac, locality, state) rows, in key order as a parse leaves it.
+    fn gpci(rows: &[(&str, &str, &str)]) -> Table {
+        let spec = TableKind::Gpci.columns();
+        let records = rows
+            .iter()
+            .enumerate()
+            .map(|(n, (mac, locality, state))| {
+                let mut values = vec![Value::Null; spec.len()];
+                for (name, text) in [("mac", mac), ("locality", locality), ("state", state)] {
+                    if let Some(i) = index_of(spec, name) {
+                        values[i] = Value::Text((*text).into());
+                    }
+                }
+                Record {
+                    values,
+                    source_row: n + 2,
+                }
+            })
+            .collect();
+        let mut table = Table {
+            kind: TableKind::Gpci,
+            file: "GPCI.csv".into(),
+            rows: records,
+            skipped_rows: 0,
+        };
+        table.sort();
+        table
+    }
+
+    #[test]
+    fn cross_checks_pair_rows_by_key_and_occurrence() {
+        // 01112-05 listed twice in the primary, once in the other; 01112-06 differs;
+        // 01112-07 only in the other; 01112-08 the same in both.
+        let primary = gpci(&[
+            ("01112", "08", "CA"),
+            ("01112", "05", "CA"),
+            ("01112", "06", "CA"),
+            ("01112", "05", "CA"),
+        ]);
+        let other = gpci(&[
+            ("01112", "07", "CA"),
+            ("01112", "05", "CA"),
+            ("01112", "06", "NV"),
+            ("01112", "08", "CA"),
+        ]);
+        let check = cross_check(&primary, Format::Csv, &other, Format::Xlsx, None);
+        assert_eq!(check.mismatches, 3);
+        let found: Vec<(&str, &str, &str, &str)> = check
+            .examples
+            .iter()
+            .map(|m| {
+                (
+                    m.key.as_str(),
+                    m.column.as_str(),
+                    m.primary_value.as_str(),
+                    m.other_value.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("[mac=01112 locality=05 #2]", "(row)", "present", "missing"),
+                ("[mac=01112 locality=06]", "state", "CA", "NV"),
+                ("[mac=01112 locality=07]", "(row)", "missing", "present"),
+            ]
+        );
     }
 }

@@ -495,12 +495,16 @@ impl Table {
     }
 }
 
-fn compare_by(key: &[usize], a: &Record, b: &Record) -> Ordering {
+/// Two rows by the values at `key` (a table's [`Table::key_indexes`]), the order rows are kept in.
+pub fn compare_keys(key: &[usize], a: &Record, b: &Record) -> Ordering {
     key.iter()
         .map(|&i| a.values[i].cmp(&b.values[i]))
         .find(|o| o.is_ne())
         .unwrap_or(Ordering::Equal)
-        .then(a.source_row.cmp(&b.source_row))
+}
+
+fn compare_by(key: &[usize], a: &Record, b: &Record) -> Ordering {
+    compare_keys(key, a, b).then(a.source_row.cmp(&b.source_row))
 }
 
 /// A header row found in a grid, and which grid column holds each canonical column.
