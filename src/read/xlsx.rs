@@ -3,7 +3,7 @@
 
 use std::io::{Cursor, Read};
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::{DataRef, Reader, ReaderRef, Xlsx};
 use compact_str::format_compact;
 
 use super::{Grid, Row, Text};
@@ -59,14 +59,16 @@ pub fn read(file: &str, bytes: &[u8], holds_table: impl Fn(&Grid) -> bool) -> Re
     })?;
     let names = workbook.sheet_names();
     for name in &names {
-        let range = workbook.worksheet_range(name).map_err(|err| Error::Parse {
-            location: Location {
-                file: file.to_string(),
-                sheet: Some(name.clone()),
-                ..Default::default()
-            },
-            message: format!("sheet cannot be read: {err}"),
-        })?;
+        let range = workbook
+            .worksheet_range_ref(name)
+            .map_err(|err| Error::Parse {
+                location: Location {
+                    file: file.to_string(),
+                    sheet: Some(name.clone()),
+                    ..Default::default()
+                },
+                message: format!("sheet cannot be read: {err}"),
+            })?;
         let grid = range_to_grid(file, name, &range);
         if holds_table(&grid) {
             return Ok(grid);
@@ -81,7 +83,7 @@ pub fn read(file: &str, bytes: &[u8], holds_table: impl Fn(&Grid) -> bool) -> Re
     })
 }
 
-fn range_to_grid(file: &str, sheet: &str, range: &calamine::Range<Data>) -> Grid {
+fn range_to_grid(file: &str, sheet: &str, range: &calamine::Range<DataRef>) -> Grid {
     let (first_row, first_col) = range.start().unwrap_or((0, 0));
     let rows = range
         .rows()
@@ -103,16 +105,18 @@ fn range_to_grid(file: &str, sheet: &str, range: &calamine::Range<Data>) -> Grid
 }
 
 /// The text a person sees for a cell, without float noise: 1.3 stays "1.3", 90.0 is "90".
-fn cell_text(cell: &Data) -> Text {
+/// Shared strings are borrowed from the workbook, so a cell's text is copied once.
+fn cell_text(cell: &DataRef) -> Text {
     match cell {
-        Data::Empty => Text::default(),
-        Data::String(s) => Text::from(s.as_str()),
-        Data::Int(i) => format_compact!("{i}"),
-        Data::Float(f) => float_text(*f),
-        Data::Bool(b) => Text::const_new(if *b { "TRUE" } else { "FALSE" }),
-        Data::DateTime(dt) => float_text(dt.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => Text::from(s.as_str()),
-        Data::Error(e) => format_compact!("#{e:?}"),
+        DataRef::Empty => Text::default(),
+        DataRef::SharedString(s) => Text::from(*s),
+        DataRef::String(s) => Text::from(s.as_str()),
+        DataRef::Int(i) => format_compact!("{i}"),
+        DataRef::Float(f) => float_text(*f),
+        DataRef::Bool(b) => Text::const_new(if *b { "TRUE" } else { "FALSE" }),
+        DataRef::DateTime(dt) => float_text(dt.as_f64()),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Text::from(s.as_str()),
+        DataRef::Error(e) => format_compact!("#{e:?}"),
     }
 }
 
