@@ -5,8 +5,10 @@
 //! payments (both variants, 2,070,782 rows) written under 150 ms (December 2026: 1.26 s
 //! through polars' writer, 137-143 ms across runs with the column writer of
 //! `published::payments`, every core computing and encoding whole row groups); `rvu ingest`
-//! of the zip within 3 times `unzip -p` (csv only) and 5 times (every format) (not met: 6.6
-//! and 15.1 times, down from 14.4 and 22.4); and `rvu ingest` of RVU26A with both PPRRVU
+//! of the zip within 3 times `unzip -p` (csv only) and 5 times (every format) (not met: 6.3
+//! and 11.6 times (327 and 605 ms against 52), down from 6.6 and 15.1, and 14.4 and 22.4 at
+//! first; members inflated on every core, cells typed on every core, text cells stored in
+//! place, cross-checks by one walk of both sorted tables); and `rvu ingest` of RVU26A with both PPRRVU
 //! variants in at most 1.5 times the non-QPP file alone (1.44: 449 against 312 ms, medians
 //! of 11 alternating runs; extract and normalize alone: 1.32).
 
