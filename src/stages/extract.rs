@@ -243,6 +243,10 @@ pub fn extract_zip(archive_name: &str, bytes: &[u8], limits: &Limits) -> Result<
 fn read_bounded(reader: &mut impl Read, claimed: u64, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut content = Vec::with_capacity(claimed.min(limit) as usize + 1);
     reader.take(limit + 1).read_to_end(&mut content)?;
+    // A header that claimed more than the member holds leaves no unused buffer behind.
+    if content.capacity() > content.len() + 1 {
+        content.shrink_to_fit();
+    }
     if content.len() as u64 > limit {
         return Err(std::io::Error::other(format!(
             "inflates past the {limit} byte limit (a zip bomb?)"

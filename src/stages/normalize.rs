@@ -404,7 +404,8 @@ fn render_examples(check: &CrossCheck) -> String {
 
 /// Compares two parses of one table cell by cell, matching rows by natural key (and by order
 /// of appearance for keys CMS lists twice). `other_layout` is the fixed-width layout the other
-/// table was read with, if any: its field widths tell which text was cut short.
+/// table was read with, if any: its field widths tell which text was cut short. Both tables
+/// are in key order, as every parse leaves them ([`Table::sort`]).
 pub fn cross_check(
     primary: &Table,
     primary_format: Format,
@@ -427,6 +428,11 @@ pub fn cross_check(
     let key = primary.key_indexes();
     let columns = primary.columns();
     let (rows, others) = (&primary.rows, &other.rows);
+    debug_assert!(
+        [rows, others]
+            .iter()
+            .all(|t| t.is_sorted_by(|a, b| compare_keys(&key, a, b).is_le()))
+    );
     let mut other_only = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < rows.len() {
