@@ -655,6 +655,15 @@ fn a_payments_table_of_an_earlier_loader_becomes_the_view() {
         server.sql("SELECT relkind FROM pg_class WHERE oid = 'rvu.payments'::regclass"),
         "r"
     );
+    // A conversion that would leave a release's payments behind is refused, changing nothing.
+    let before = snapshot(&server);
+    let (code, _, stderr) = load(&server.url(), out, &["--release", "RVU26A"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("RVU25D would be left out") && stderr.contains("without --release"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&server), before);
     let stdout = loaded(&server, out, &["--release", "RVU25D"]);
     assert!(stdout.contains("RVU25D revision 1: reloaded"), "{stdout}");
     assert_eq!(

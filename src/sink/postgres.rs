@@ -365,6 +365,21 @@ pub async fn load(
     // again (their fingerprints carry the layout) in one transaction, so that no reader sees
     // a release whose payments are not in the view yet.
     let batches: Vec<Vec<(Published, String)>> = if payments_is_table(&client, target).await? {
+        // The table goes, so every release it holds must be in this load.
+        let left_out: Vec<&str> = loaded
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !work.iter().any(|(r, _)| r.id.to_string() == *id))
+            .collect();
+        if !left_out.is_empty() {
+            return Err(target.error(format!(
+                "payments here is a table (an earlier rvu load made it); converting it reloads \
+                 every release the database holds, in one transaction, but {} would be left \
+                 out: run rvu load without --release, with them published under {}",
+                left_out.join(", "),
+                output.display()
+            )));
+        }
         vec![work]
     } else {
         work.into_iter().map(|w| vec![w]).collect()
