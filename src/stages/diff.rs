@@ -7,9 +7,7 @@ use foldhash::HashMap;
 use serde::Serialize;
 
 use crate::catalog::ReleaseId;
-use crate::tables::{
-    Kind, Record, RowKey, Table, TableKind, Value, format_decimal, occurrences, pprrvu,
-};
+use crate::tables::{Kind, Record, Table, TableKind, Value, compare_keys, format_decimal, pprrvu};
 
 /// Where a release came from, for the report header.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -284,34 +282,37 @@ fn compare(
     let spec = kind.columns();
     let key_columns: Vec<usize> = label_table.key_indexes();
     let variant_column = label_table.column_index("variant");
-    let keyed = |rows: &[&'_ Record]| -> Vec<RowKey> {
-        occurrences(rows.iter().map(|record| {
-            key_columns
-                .iter()
-                .map(|&i| match Some(i) == variant_column {
-                    true => Value::Text(variant.into()),
-                    false => record.values[i].clone(),
-                })
-                .collect()
-        }))
+    // The key a change is told by: the variant column holds this comparison's variant.
+    let key_of = |record: &Record| -> Vec<Value> {
+        key_columns
+            .iter()
+            .map(|&i| match Some(i) == variant_column {
+                true => Value::Text(variant.into()),
+                false => record.values[i].clone(),
+            })
+            .collect()
     };
-    let (old_keys, new_keys) = (keyed(old), keyed(new));
-    let old_index: HashMap<&RowKey, &Record> = old_keys.iter().zip(old.iter().copied()).collect();
-    let new_index: HashMap<&RowKey, &Record> = new_keys.iter().zip(new.iter().copied()).collect();
-    let (new_columns, dropped_columns) = layout_changes(spec, old, new);
-    let skipped: BTreeSet<usize> = spec
+    // Rows are matched by key without the variant: both sides in that order (stable, so a
+    // key CMS lists twice keeps its occurrences in file order), then walked once together.
+    let matching: Vec<usize> = key_columns
         .iter()
-        .enumerate()
-        .filter(|(i, c)| {
-            c.name == "release_id"
-                || key_columns.contains(i)
-                || new_columns
-                    .iter()
-                    .chain(&dropped_columns)
-                    .any(|n| n == c.name)
-        })
-        .map(|(i, _)| i)
+        .copied()
+        .filter(|&i| Some(i) != variant_column)
         .collect();
+    let order = |a: &&Record, b: &&Record| compare_keys(&matching, a, b);
+    let (mut old, mut new) = (old.to_vec(), new.to_vec());
+    old.sort_by(order);
+    new.sort_by(order);
+    let (new_columns, dropped_columns) = layout_changes(spec, &old, &new);
+    let mut skipped = vec![false; spec.len()];
+    for (i, c) in spec.iter().enumerate() {
+        skipped[i] = c.name == "release_id"
+            || key_columns.contains(&i)
+            || new_columns
+                .iter()
+                .chain(&dropped_columns)
+                .any(|n| n == c.name);
+    }
     let mut summary = TableSummary {
         rows_before: old.len(),
         rows_after: new.len(),
@@ -319,16 +320,38 @@ fn compare(
         dropped_columns,
         ..TableSummary::default()
     };
-    let label = |key: &RowKey| (label_table.key_text(&key.0), label_table.key_pairs(&key.0));
-    for (key, after) in new_keys.iter().zip(new) {
-        let Some(before) = old_index.get(key) else {
+    let label = |record: &Record| {
+        let key = key_of(record);
+        (label_table.key_text(&key), label_table.key_pairs(&key))
+    };
+    let deleted = |record: &Record, summary: &mut TableSummary, out: &mut Vec<Change>| {
+        summary.deleted += 1;
+        let (text, values) = label(record);
+        out.push(row_change(kind, ChangeKind::Deleted, text, values));
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < new.len() {
+        let after = new[i];
+        let ordering = match old.get(j) {
+            Some(before) => order(&after, before),
+            None => std::cmp::Ordering::Less,
+        };
+        if ordering.is_gt() {
+            deleted(old[j], &mut summary, out);
+            j += 1;
+            continue;
+        }
+        i += 1;
+        if ordering.is_lt() {
             summary.added += 1;
-            let (text, values) = label(key);
+            let (text, values) = label(after);
             out.push(row_change(kind, ChangeKind::Added, text, values));
             continue;
-        };
+        }
+        let before = old[j];
+        j += 1;
         let differing: Vec<usize> = (0..spec.len())
-            .filter(|i| !skipped.contains(i) && before.values[*i] != after.values[*i])
+            .filter(|&c| !skipped[c] && before.values[c] != after.values[c])
             .collect();
         if differing.is_empty() {
             continue;
@@ -336,13 +359,13 @@ fn compare(
         summary.changed += 1;
         if differing
             .iter()
-            .all(|&i| spec[i].name == "conversion_factor")
+            .all(|&c| spec[c].name == "conversion_factor")
         {
             summary.changed_cf_only += 1;
         }
-        let (text, values) = label(key);
-        for i in differing {
-            let column = &spec[i];
+        let (text, values) = label(after);
+        for c in differing {
+            let column = &spec[c];
             *summary
                 .changed_by_field
                 .entry(column.name.to_string())
@@ -353,15 +376,13 @@ fn compare(
                 values.clone(),
                 column.name,
                 column.kind,
-                &before.values[i],
-                &after.values[i],
+                &before.values[c],
+                &after.values[c],
             ));
         }
     }
-    for key in old_keys.iter().filter(|k| !new_index.contains_key(k)) {
-        summary.deleted += 1;
-        let (text, values) = label(key);
-        out.push(row_change(kind, ChangeKind::Deleted, text, values));
+    for before in &old[j..] {
+        deleted(before, &mut summary, out);
     }
     summary
 }

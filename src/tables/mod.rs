@@ -12,7 +12,6 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use foldhash::HashMap;
 use rayon::prelude::*;
 
 use crate::error::{Error, Location, Result};
@@ -870,22 +869,6 @@ pub fn parse_rows(
 ) -> Result<Table> {
     let typed = type_grid(grid, kind.columns(), kind.name(), ctx, is_record, fill)?;
     Ok(Table::new(kind, grid, typed))
-}
-
-/// A row's identity for matching two tables: its key and which occurrence of that key it is
-/// (1 for the first; CMS lists a few keys twice, and each twin matches its own).
-pub type RowKey = (Vec<Value>, usize);
-
-/// Numbers each key's occurrences in row order.
-pub fn occurrences(keys: impl IntoIterator<Item = Vec<Value>>) -> Vec<RowKey> {
-    let mut seen: HashMap<Vec<Value>, usize> = HashMap::default();
-    keys.into_iter()
-        .map(|key| {
-            let n = seen.entry(key.clone()).or_default();
-            *n += 1;
-            (key, *n)
-        })
-        .collect()
 }
 
 /// Where a canonical column sits in a table's columns: every lookup by name goes through here.
