@@ -49,6 +49,15 @@ fn loaded(server: &PgServer, output: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// A failed load says why in one `error:` line (the log lines around it aside).
+fn assert_one_error_line(stderr: &str) {
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{stderr}"
+    );
+}
+
 /// Everything a reader could see: every table's rows per release, and the bookkeeping.
 fn snapshot(server: &PgServer) -> String {
     let tables = server.sql(
@@ -342,11 +351,7 @@ fn a_database_that_refuses_fails_in_one_line_with_exit_2_and_never_shows_the_pas
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
     assert!(stderr.contains(&format!("postgres://postgres@127.0.0.1:{port}/postgres")));
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{stderr}"
-    );
+    assert_one_error_line(&stderr);
     assert!(!stderr.contains(PASSWORD), "{stderr}");
 
     // A wrong password.
@@ -358,11 +363,7 @@ fn a_database_that_refuses_fails_in_one_line_with_exit_2_and_never_shows_the_pas
         "{stderr}"
     );
     assert!(!stderr.contains("not-the-password"), "{stderr}");
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{stderr}"
-    );
+    assert_one_error_line(&stderr);
 
     // The password from PGPASSWORD, never printed.
     let output = common::rvu_command()
@@ -388,11 +389,7 @@ fn a_database_that_refuses_fails_in_one_line_with_exit_2_and_never_shows_the_pas
     let (code, _, stderr) = load(&url, out, &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("permission denied"), "{stderr}");
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{stderr}"
-    );
+    assert_one_error_line(&stderr);
     assert_eq!(snapshot(&server), before);
 }
 
@@ -629,11 +626,7 @@ fn payments_the_view_does_not_count_as_the_file_does_are_refused() {
             && stderr.contains(&(rows + 1).to_string()),
         "{stderr}"
     );
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{stderr}"
-    );
+    assert_one_error_line(&stderr);
     assert_eq!(snapshot(&server), before);
 }
 
@@ -843,11 +836,7 @@ fn a_load_over_tls_checks_the_server_certificate() {
     // Plain: the server's pg_hba.conf rejects it.
     let (code, _, stderr) = load_with(&base, &ca);
     assert_eq!(code, Some(2), "{stderr}");
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{stderr}"
-    );
+    assert_one_error_line(&stderr);
 
     // TLS, but the test CA is not among the trusted roots.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -864,11 +853,7 @@ fn a_load_over_tls_checks_the_server_certificate() {
     let (code, _, stderr) = load_with(&format!("{base}?sslmode=require"), &other_ca);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{stderr}"
-    );
+    assert_one_error_line(&stderr);
 
     // TLS with the right CA: loaded.
     let (code, stdout, stderr) = load_with(&format!("{base}?sslmode=require"), &ca);
