@@ -277,7 +277,7 @@ for sheet in book.worksheets:
 print(json.dumps(out))
 "#;
     let theirs: BTreeMap<String, Vec<Vec<serde_json::Value>>> =
-        common::python_json(script, &workbook_path(), "openpyxl");
+        common::python_json(script, &[&workbook_path()], "openpyxl");
     let theirs: BTreeMap<String, Vec<Vec<serde_json::Value>>> = theirs
         .into_iter()
         .map(|(name, rows)| (name, trimmed(rows)))

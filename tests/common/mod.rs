@@ -148,13 +148,17 @@ pub fn rvu_command() -> std::process::Command {
     std::process::Command::new(rvu_binary())
 }
 
-/// Runs a Python script (`python3 -c SCRIPT ARG`) that prints JSON, and parses what it
+/// Runs a Python script (`python3 -c SCRIPT ARGS...`) that prints JSON, and parses what it
 /// prints; `package` is the PyPI package it needs, named when Python cannot run.
-pub fn python_json<T: serde::de::DeserializeOwned>(script: &str, arg: &Path, package: &str) -> T {
+pub fn python_json<T: serde::de::DeserializeOwned>(
+    script: &str,
+    args: &[&Path],
+    package: &str,
+) -> T {
     let output = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)
-        .arg(arg)
+        .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!("python3 runs ({e}; install Python 3 and `python3 -m pip install {package}`)")
